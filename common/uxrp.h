@@ -1,0 +1,325 @@
+/*
+ * Copyright (c) 2026 The uxrp authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * What the master and the workers share: the configuration as it is
+ * held in memory and sent over the socketpair, the message types of
+ * that socketpair, the framing layer and logging.
+ */
+
+#ifndef UXRP_H
+#define UXRP_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define UXRP_VERSION		"0.1"
+#define UXRP_CONF_FILE		"/etc/uxrpd.conf"
+#define UXRP_USER		"_uxrp"
+#define UXRP_CHROOT		"/var/uxrp"
+
+#define UXRP_SUN_PATH_MAX	sizeof(((struct sockaddr_un *)0)->sun_path)
+#define UXRP_NAME_MAX		256	/* host names, user names */
+#define UXRP_URLPATH_MAX	1024	/* mountpoints, origin paths, css */
+#define UXRP_FILE_MAX		1024	/* file system paths */
+#define UXRP_WORKERS_MAX	256
+
+/* Defaults of "timeouts" (seconds) and "limits" (bytes). */
+#define UXRP_TMO_CONNECT	5
+#define UXRP_TMO_REQHEADER	30
+#define UXRP_TMO_ORIGINRESP	60
+#define UXRP_TMO_IDLE		75
+#define UXRP_TMO_DRAIN		30
+#define UXRP_LIM_HEADER		16384
+#define UXRP_LIM_URI		8192
+#define UXRP_LIM_BODY		0	/* 0: unlimited */
+
+/*
+ * Configuration. Every struct is sent to the workers as it is, one
+ * message per object, so strings are fixed arrays and the list entries
+ * are rebuilt by the receiver.
+ */
+enum origin_type {
+	ORIGIN_UNIX,		/* "+/sock:/path", "unix:/path" */
+	ORIGIN_ABSTRACT,	/* "@name", Linux abstract namespace */
+	ORIGIN_TCP		/* "host:port", "[v6]:port" */
+};
+
+struct origin_conf {
+	TAILQ_ENTRY(origin_conf) entry;
+	int			 id;		/* index, 0 .. norigins - 1 */
+	enum origin_type	 type;
+	char			 name[UXRP_FILE_MAX]; /* as written, for logs */
+	/* ORIGIN_UNIX: host path; ORIGIN_ABSTRACT: name without '@' */
+	char			 path[UXRP_SUN_PATH_MAX];
+	/* ORIGIN_UNIX reached by the worker: the path inside the chroot */
+	char			 worker_path[UXRP_SUN_PATH_MAX];
+	int			 via_master;	/* master connects for the worker */
+	struct sockaddr_storage	 addr;		/* ORIGIN_TCP, resolved */
+	socklen_t		 addrlen;
+};
+
+struct mount_conf {
+	TAILQ_ENTRY(mount_conf)	 entry;
+	char			 mountpoint[UXRP_URLPATH_MAX];
+	size_t			 mountpoint_len;
+	char			 origin_path[UXRP_URLPATH_MAX]; /* default "/" */
+	size_t			 origin_path_len;
+	int			 origin_id;
+	int			 vhost_id;
+};
+
+struct vhost_name {
+	TAILQ_ENTRY(vhost_name)	 entry;
+	char			 name[UXRP_NAME_MAX]; /* lower case */
+	int			 wildcard;	/* "*.example.org" */
+	int			 vhost_id;
+};
+
+struct vhost_conf {
+	TAILQ_ENTRY(vhost_conf)	 entry;
+	int			 id;
+	char			 error_css[UXRP_URLPATH_MAX]; /* "/error.css" */
+	TAILQ_HEAD(, vhost_name) names;
+	TAILQ_HEAD(, mount_conf) mounts;	/* longest mountpoint first */
+};
+
+enum listener_type {
+	LISTENER_TCP,
+	LISTENER_UNIX
+};
+
+struct listener_conf {
+	TAILQ_ENTRY(listener_conf) entry;
+	int			 id;
+	enum listener_type	 type;
+	char			 name[UXRP_FILE_MAX]; /* "127.0.0.1:8080", path */
+	struct sockaddr_storage	 addr;		/* LISTENER_TCP */
+	socklen_t		 addrlen;
+	char			 path[UXRP_SUN_PATH_MAX]; /* LISTENER_UNIX */
+	mode_t			 mode;		/* LISTENER_UNIX, default 0666 */
+	int			 fd;		/* bound socket, -1 until then */
+};
+
+struct timeouts_conf {
+	int			 connect;
+	int			 request_header;
+	int			 origin_response;
+	int			 idle;
+	int			 drain;
+};
+
+struct limits_conf {
+	size_t			 header_bytes;
+	size_t			 uri_bytes;
+	uint64_t		 request_body_bytes;	/* 0: unlimited */
+};
+
+struct uxrp_conf {
+	char			 file[UXRP_FILE_MAX];
+	char			 user[UXRP_NAME_MAX];
+	char			 chroot[UXRP_FILE_MAX];	/* "" when null */
+	int			 workers;		/* 0: online CPUs */
+	char			 access_log[UXRP_FILE_MAX];	/* "" when none */
+	struct timeouts_conf	 timeouts;
+	struct limits_conf	 limits;
+	int			 nlisteners;
+	int			 nvhosts;
+	int			 norigins;
+	TAILQ_HEAD(, listener_conf) listeners;
+	TAILQ_HEAD(, vhost_conf) vhosts;
+	TAILQ_HEAD(, origin_conf) origins;	/* ordered by id */
+};
+
+/* conf.c (master only links the loader; workers receive structs) */
+#define CONF_PRIVILEGED	0x01	/* root: chroot applies to origin paths */
+#define CONF_NORESOLVE	0x02	/* origin hosts numeric only (fuzzing) */
+struct uxrp_conf	*conf_load(const char *, int, FILE *);
+struct uxrp_conf	*conf_load_buf(const char *, const char *, size_t, int,
+			    FILE *);
+struct uxrp_conf	*conf_new(void);
+void			 conf_free(struct uxrp_conf *);
+void			 conf_report(const struct uxrp_conf *, FILE *);
+struct origin_conf	*conf_origin(const struct uxrp_conf *, int);
+
+/*
+ * Messages between the master and its workers. Each payload is one of
+ * the structs above or below; every receiver checks type, length and
+ * sender before use.
+ */
+enum imsg_type {
+	IMSG_NONE,
+	/* master -> worker: configuration, in this order */
+	IMSG_CONF_GLOBAL,	/* struct uxrp_conf, lists unset */
+	IMSG_CONF_ORIGIN,	/* struct origin_conf */
+	IMSG_CONF_VHOST,	/* struct vhost_conf */
+	IMSG_CONF_VHOST_NAME,	/* struct vhost_name */
+	IMSG_CONF_MOUNT,	/* struct mount_conf */
+	IMSG_CONF_LISTENER,	/* struct listener_conf, fd: the socket */
+	IMSG_CONF_ACCESS_LOG,	/* no payload, fd: the access log */
+	IMSG_CONF_PRIV,		/* struct worker_priv */
+	IMSG_CONF_END,		/* no payload: start serving */
+	/* worker -> master */
+	IMSG_WORKER_READY,	/* no payload: sandboxed, accepting */
+	IMSG_ORIGIN_CONNECT,	/* struct origin_connect_req */
+	IMSG_ORIGIN_HEALTH,	/* struct origin_health */
+	/* master -> worker */
+	IMSG_ORIGIN_CONNECTED,	/* struct origin_connect_res, fd if ok */
+	IMSG_SHUTDOWN,		/* no payload: stop accepting, drain, exit */
+	IMSG_MAX
+};
+
+struct worker_priv {
+	int			 worker_id;
+	int			 chroot;	/* chroot into conf chroot */
+	int			 setuser;	/* drop to uid/gid */
+	uid_t			 uid;
+	gid_t			 gid;
+	int			 debug;
+	int			 verbose;
+};
+
+struct origin_connect_req {
+	uint32_t		 reqid;
+	int			 origin_id;
+};
+
+struct origin_connect_res {
+	uint32_t		 reqid;
+	int			 origin_id;
+	int			 error;		/* errno of connect, 0: fd attached */
+};
+
+enum origin_state {
+	ORIGIN_STATE_UNKNOWN,
+	ORIGIN_STATE_UP,
+	ORIGIN_STATE_DOWN
+};
+
+struct origin_health {
+	int			 origin_id;
+	enum origin_state	 state;
+	char			 cause[128];
+};
+
+/*
+ * imsg.c: framing. A message is a fixed header and a payload of at
+ * most IMSG_MAX_PAYLOAD bytes; one fd may travel with it.
+ */
+#define IMSG_HEADER_SIZE	sizeof(struct imsg_hdr)
+#define IMSG_MAX_PAYLOAD	(16 * 1024)
+#define IMSG_FLAG_FD		0x1
+
+struct imsg_hdr {
+	uint32_t		 type;
+	uint32_t		 len;	/* payload only */
+	uint32_t		 peerid;
+	uint32_t		 pid;
+	uint32_t		 flags;
+};
+
+struct imsg {
+	struct imsg_hdr		 hdr;
+	int			 fd;	/* -1 when none; owned by the receiver */
+	void			*data;	/* hdr.len bytes */
+};
+
+struct imsg_out {
+	TAILQ_ENTRY(imsg_out)	 entry;
+	int			 fd;
+	size_t			 len;
+	size_t			 off;
+	unsigned char		*buf;
+};
+
+#define IMSG_RBUF_SIZE		(IMSG_HEADER_SIZE + IMSG_MAX_PAYLOAD)
+#define IMSG_MAX_FDS_QUEUED	64
+
+struct imsgbuf {
+	int			 fd;
+	pid_t			 pid;
+	unsigned char		 rbuf[2 * IMSG_RBUF_SIZE];
+	size_t			 rlen;
+	int			 fds[IMSG_MAX_FDS_QUEUED];
+	int			 nfds;
+	TAILQ_HEAD(, imsg_out)	 wq;
+	size_t			 wqlen;
+};
+
+void	 imsg_init(struct imsgbuf *, int);
+ssize_t	 imsg_read(struct imsgbuf *);
+int	 imsg_get(struct imsgbuf *, struct imsg *);
+void	 imsg_free(struct imsg *);
+int	 imsg_compose(struct imsgbuf *, uint32_t, uint32_t, int,
+	    const void *, size_t);
+int	 imsg_flush(struct imsgbuf *);
+int	 imsg_pending(const struct imsgbuf *);
+void	 imsg_clear(struct imsgbuf *);
+
+/*
+ * The same buffer driven by a libevent event: reads dispatch through
+ * the handler, writes flush when the socket is writable.
+ */
+struct event_base;
+struct imsgev {
+	struct imsgbuf		 ibuf;
+	struct event		*rev;
+	struct event		*wev;
+	void			(*handler)(struct imsgev *, struct imsg *);
+	void			(*closed)(struct imsgev *);
+	void			*arg;
+};
+
+int	 imsgev_init(struct imsgev *, struct event_base *, int,
+	    void (*)(struct imsgev *, struct imsg *),
+	    void (*)(struct imsgev *), void *);
+int	 imsgev_compose(struct imsgev *, uint32_t, uint32_t, int,
+	    const void *, size_t);
+void	 imsgev_close(struct imsgev *);
+int	 imsgev_flush_blocking(struct imsgev *);
+
+/* log.c */
+void	 log_init(int, int);	/* debug: stderr; verbose level */
+void	 log_procname(const char *);
+void	 log_setverbose(int);
+int	 log_getverbose(void);
+void	 log_warn(const char *, ...)
+	    __attribute__((__format__ (printf, 1, 2)));
+void	 log_warnx(const char *, ...)
+	    __attribute__((__format__ (printf, 1, 2)));
+void	 log_info(const char *, ...)
+	    __attribute__((__format__ (printf, 1, 2)));
+void	 log_debug(const char *, ...)
+	    __attribute__((__format__ (printf, 1, 2)));
+__attribute__((__noreturn__))
+void	 fatal(const char *, ...)
+	    __attribute__((__format__ (printf, 1, 2)));
+__attribute__((__noreturn__))
+void	 fatalx(const char *, ...)
+	    __attribute__((__format__ (printf, 1, 2)));
+
+/* util.c */
+int	 sockaddr_fmt(const struct sockaddr *, socklen_t, char *, size_t);
+int	 fd_nonblock(int);
+int	 fd_cloexec(int, int);
+
+#endif /* UXRP_H */

@@ -1,0 +1,182 @@
+/*
+ * Copyright (c) 2026 The uxrp authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * Listening sockets, bound by the master as root and handed to every
+ * worker. A Unix socket file left behind by a dead daemon is replaced,
+ * one that something still listens on is not.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "uxrp.h"
+#include "master.h"
+
+#define LISTEN_BACKLOG	511
+
+static int
+listener_unix_stale(const char *path)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	int			 fd, r;
+
+	if (lstat(path, &st) == -1)
+		return (errno == ENOENT ? 0 : -1);
+	if (!S_ISSOCK(st.st_mode)) {
+		log_warnx("listener %s: exists and is not a socket", path);
+		return (-1);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return (-1);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	if (r == 0) {
+		log_warnx("listener %s: another process listens on it", path);
+		return (-1);
+	}
+	if (errno != ECONNREFUSED) {
+		log_warn("listener %s", path);
+		return (-1);
+	}
+	if (unlink(path) == -1) {
+		log_warn("listener %s: unlink stale socket", path);
+		return (-1);
+	}
+	log_info("listener %s: replaced a stale socket", path);
+	return (0);
+}
+
+static int
+listener_bind_unix(struct listener_conf *l)
+{
+	struct sockaddr_un	 sun;
+	mode_t			 old;
+	int			 fd;
+
+	if (listener_unix_stale(l->path) == -1)
+		return (-1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1) {
+		log_warn("listener %s: socket", l->name);
+		return (-1);
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, l->path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		log_warnx("listener %s: path too long", l->name);
+		close(fd);
+		return (-1);
+	}
+	/* Nobody may connect before the mode is right. */
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		umask(old);
+		log_warn("listener %s: bind", l->name);
+		close(fd);
+		return (-1);
+	}
+	umask(old);
+	if (chmod(l->path, l->mode) == -1 ||
+	    listen(fd, LISTEN_BACKLOG) == -1) {
+		log_warn("listener %s", l->name);
+		unlink(l->path);
+		close(fd);
+		return (-1);
+	}
+	l->fd = fd;
+	return (0);
+}
+
+static int
+listener_bind_tcp(struct listener_conf *l)
+{
+	int	 fd, on = 1;
+
+	if ((fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1) {
+		log_warn("listener %s: socket", l->name);
+		return (-1);
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    (l->addr.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) == -1)) {
+		log_warn("listener %s: setsockopt", l->name);
+		close(fd);
+		return (-1);
+	}
+	if (bind(fd, (struct sockaddr *)&l->addr, l->addrlen) == -1) {
+		log_warn("listener %s: bind", l->name);
+		close(fd);
+		return (-1);
+	}
+	if (listen(fd, LISTEN_BACKLOG) == -1) {
+		log_warn("listener %s: listen", l->name);
+		close(fd);
+		return (-1);
+	}
+	l->fd = fd;
+	return (0);
+}
+
+int
+listener_bind_all(struct uxrp_conf *conf)
+{
+	struct listener_conf	*l;
+	int			 r;
+
+	TAILQ_FOREACH(l, &conf->listeners, entry) {
+		if (l->type == LISTENER_UNIX)
+			r = listener_bind_unix(l);
+		else
+			r = listener_bind_tcp(l);
+		if (r == -1) {
+			listener_close_all(conf, 1);
+			return (-1);
+		}
+		log_debug("listening on %s", l->name);
+	}
+	return (0);
+}
+
+/* unlink: also remove the socket files, at exit. */
+void
+listener_close_all(struct uxrp_conf *conf, int unlink_files)
+{
+	struct listener_conf	*l;
+
+	TAILQ_FOREACH(l, &conf->listeners, entry) {
+		if (l->fd == -1)
+			continue;
+		close(l->fd);
+		l->fd = -1;
+		if (unlink_files && l->type == LISTENER_UNIX &&
+		    unlink(l->path) == -1 && errno != ENOENT)
+			log_warn("unlink %s", l->path);
+	}
+}

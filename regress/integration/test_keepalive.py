@@ -1,0 +1,157 @@
+"""Keep-alive on both sides: several requests on one client connection,
+origin connections pooled and reused (the fake origin counts them), an
+origin that closes pooled connections (right after answering, or after
+a short idle time) never fails a request, and an origin connection
+whose exchange was aborted is not reused."""
+
+import json
+import threading
+import time
+
+import pytest
+
+from client import Conn, build, request
+from origins import Echo, Fixed, Stream
+
+N_LOOP = 20
+
+
+@pytest.fixture(scope="module")
+def srv(mbench):
+    o = {
+        "ka": mbench.origin(Echo(), name="ka"),
+        # answers without "Connection: close", then closes at once
+        "closer": mbench.origin(Echo(keep=False), name="closer"),
+        # closes a connection idle for 150 ms
+        "idler": mbench.origin(Echo(), name="idler", idle_close=0.15),
+    }
+    mounts = [{"mountpoint": "/%s/" % n, "origin": x.lws("/")}
+              for n, x in o.items()]
+    d = mbench.daemon(mbench.config(mounts=mounts, workers=1))
+    d.o = o
+    return d
+
+
+@pytest.fixture(autouse=True)
+def _fresh(srv):
+    for o in srv.o.values():
+        o.reset()
+    srv.o["ka"].behaviour = Echo()
+
+
+def test_two_requests_one_connection(srv):
+    with Conn(srv.port) as c:
+        c.send(build("GET", "/ka/one"))
+        r1 = c.read_response()
+        c.send(build("GET", "/ka/two"))
+        r2 = c.read_response()
+    assert (r1.status, r2.status) == (200, 200)
+    assert json.loads(r1.body)["target"] == "/one"
+    assert json.loads(r2.body)["target"] == "/two"
+
+
+def test_client_connection_close_honoured(srv):
+    with Conn(srv.port) as c:
+        c.send(build("GET", "/ka/bye", headers=[("Connection", "close")]))
+        r = c.read_response()
+        assert r.status == 200
+        assert c.wait_eof(5), "connection kept after Connection: close"
+
+
+def test_http10_client_closed_after_response(srv):
+    with Conn(srv.port) as c:
+        c.send(b"GET /ka/old HTTP/1.0\r\nHost: a.test\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 200
+        assert c.wait_eof(5)
+
+
+def test_origin_connection_reused(srv):
+    ka = srv.o["ka"]
+    before = ka.connection_count
+    for i in range(5):
+        assert request(srv.port, target="/ka/r%d" % i).status == 200
+    with Conn(srv.port) as c:
+        for i in range(5):
+            c.send(build("GET", "/ka/s%d" % i))
+            assert c.read_response().status == 200
+    reqs = ka.wait_requests(10)
+    assert len(reqs) == 10
+    assert len(set(q.conn for q in reqs)) == 1, \
+        "10 sequential requests used %d origin connections" % \
+        len(set(q.conn for q in reqs))
+    assert ka.connection_count - before <= 1
+
+
+def test_origin_closing_after_each_response(srv):
+    statuses = []
+    with Conn(srv.port) as c:
+        for i in range(N_LOOP // 2):
+            c.send(build("GET", "/closer/c%d" % i))
+            statuses.append(c.read_response().status)
+    for i in range(N_LOOP // 2):
+        statuses.append(request(srv.port, target="/closer/n%d" % i).status)
+    assert statuses == [200] * N_LOOP
+    assert len(srv.o["closer"].requests) == N_LOOP
+
+
+def test_origin_closing_idle_connections(srv):
+    statuses = []
+    for i in range(N_LOOP):
+        statuses.append(request(srv.port, target="/idler/i%d" % i).status)
+        time.sleep(0.25)
+    assert statuses == [200] * N_LOOP
+    assert len(srv.o["idler"].requests) == N_LOOP
+
+
+def test_origin_connection_close_header(srv):
+    srv.o["ka"].behaviour = Fixed(200, [("Connection", "close")], b"bye",
+                                  keep=False)
+    assert request(srv.port, target="/ka/1").status == 200
+    srv.o["ka"].behaviour = Echo()
+    r = request(srv.port, target="/ka/2")
+    assert r.status == 200
+    reqs = srv.o["ka"].wait_requests(2)
+    assert reqs[0].conn != reqs[1].conn
+
+
+def test_aborted_exchange_not_pooled(srv):
+    ka = srv.o["ka"]
+    ka.behaviour = Stream(64 << 20)
+    with Conn(srv.port) as c:
+        c.send(build("GET", "/ka/big"))
+        c.read_head()
+        c._recv(time.monotonic() + 5)
+    # the client went away mid-body; the next request must not land on
+    # that origin connection
+    time.sleep(0.3)
+    ka.behaviour = Echo()
+    r = request(srv.port, target="/ka/after")
+    assert r.status == 200
+    reqs = ka.wait_requests(2)
+    assert reqs[1].target == "/after"
+    assert reqs[1].conn != reqs[0].conn
+
+
+def test_concurrent_clients(srv):
+    results = []
+    lock = threading.Lock()
+
+    def one(i):
+        try:
+            with Conn(srv.port) as c:
+                for j in range(5):
+                    c.send(build("GET", "/ka/p%d-%d" % (i, j)))
+                    r = c.read_response()
+                    with lock:
+                        results.append(r.status)
+        except Exception as e:
+            with lock:
+                results.append(repr(e))
+
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(10)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    assert results == [200] * 50

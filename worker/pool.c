@@ -1,0 +1,466 @@
+/*
+ * Copyright (c) 2026 The uxrp authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * Connections to origins: connecting (directly, or through the master
+ * for a socket outside the chroot), retrying a full Unix socket backlog
+ * within the connect timeout, and keeping idle connections per origin
+ * for the next request.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "uxrp.h"
+#include "worker.h"
+
+#define POOL_IDLE_MAX		64	/* idle connections per origin */
+#define POOL_RETRY_MIN_MS	5
+#define POOL_RETRY_MAX_MS	200
+
+struct pool {
+	struct origin_conf		*origin;
+	TAILQ_HEAD(, origin_conn)	 idle;
+	int				 nidle;
+	enum origin_state		 state;
+};
+
+struct pool_connect {
+	TAILQ_ENTRY(pool_connect)	 entry;
+	struct pool			*pool;
+	struct exchange			*ex;
+	uint32_t			 reqid;
+	int				 fd;
+	int				 delay_ms;
+	int				 waiting_master;
+	struct timeval			 deadline;
+	struct event			*ev;
+};
+
+static TAILQ_HEAD(, pool_connect) pool_connects =
+    TAILQ_HEAD_INITIALIZER(pool_connects);
+
+static void	pool_try(struct pool_connect *);
+static void	pool_ev_cb(evutil_socket_t, short, void *);
+
+void
+pool_init(void)
+{
+	struct origin_conf	*o;
+
+	worker->pools = calloc(worker->conf->norigins > 0 ?
+	    worker->conf->norigins : 1, sizeof(*worker->pools));
+	if (worker->pools == NULL)
+		fatal("%s", __func__);
+	TAILQ_FOREACH(o, &worker->conf->origins, entry) {
+		worker->pools[o->id].origin = o;
+		TAILQ_INIT(&worker->pools[o->id].idle);
+	}
+}
+
+struct pool *
+pool_for(int origin_id)
+{
+	if (origin_id < 0 || origin_id >= worker->conf->norigins)
+		return (NULL);
+	return (&worker->pools[origin_id]);
+}
+
+struct origin_conf *
+pool_origin(struct pool *p)
+{
+	return (p->origin);
+}
+
+void
+pool_mark(struct pool *p, enum origin_state state, const char *cause)
+{
+	if (p->state == state)
+		return;
+	p->state = state;
+	worker_send_health(p->origin->id, state, cause);
+}
+
+static const char *
+pool_cause(int error)
+{
+	switch (error) {
+	case ENOENT:
+	case ENOTDIR:
+		return ("origin-missing");
+	case ECONNREFUSED:
+		return ("origin-refused");
+	case EACCES:
+	case EPERM:
+		return ("origin-denied");
+	case EAGAIN:
+		return ("origin-busy");
+	case ETIMEDOUT:
+		return ("connect-timeout");
+	default:
+		return ("origin-unreachable");
+	}
+}
+
+static void
+pool_connect_free(struct pool_connect *pc)
+{
+	TAILQ_REMOVE(&pool_connects, pc, entry);
+	if (pc->ev != NULL)
+		event_free(pc->ev);
+	if (pc->fd != -1)
+		close(pc->fd);
+	free(pc);
+}
+
+static void
+pool_fail(struct pool_connect *pc, int error)
+{
+	struct exchange	*ex = pc->ex;
+	struct pool	*p = pc->pool;
+	char		 cause[128];
+	const char	*word = pool_cause(error);
+
+	snprintf(cause, sizeof(cause), "connect: %s", strerror(error));
+	pool_connect_free(pc);
+	pool_mark(p, ORIGIN_STATE_DOWN, cause);
+	proxy_origin_ready(ex, NULL, error, word);
+}
+
+static struct origin_conn *
+pool_conn_new(struct pool *p, int fd)
+{
+	struct origin_conn	*oc;
+
+	if ((oc = calloc(1, sizeof(*oc))) == NULL)
+		return (NULL);
+	oc->pool = p;
+	oc->bev = bufferevent_socket_new(worker->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (oc->bev == NULL) {
+		free(oc);
+		return (NULL);
+	}
+	return (oc);
+}
+
+static void
+pool_done(struct pool_connect *pc)
+{
+	struct exchange		*ex = pc->ex;
+	struct pool		*p = pc->pool;
+	struct origin_conn	*oc;
+	int			 fd = pc->fd;
+
+	pc->fd = -1;
+	pool_connect_free(pc);
+	if ((oc = pool_conn_new(p, fd)) == NULL) {
+		close(fd);
+		proxy_origin_ready(ex, NULL, ENOMEM, "worker-error");
+		return;
+	}
+	pool_mark(p, ORIGIN_STATE_UP, NULL);
+	oc->ex = ex;
+	proxy_origin_ready(ex, oc, 0, NULL);
+}
+
+static int
+pool_remaining_ms(struct pool_connect *pc)
+{
+	struct timeval	 now, left;
+
+	event_base_gettimeofday_cached(worker->base, &now);
+	if (timercmp(&now, &pc->deadline, >=))
+		return (0);
+	timersub(&pc->deadline, &now, &left);
+	return (left.tv_sec * 1000 + left.tv_usec / 1000);
+}
+
+/* A full backlog: try again shortly, while the connect timeout allows. */
+static void
+pool_retry(struct pool_connect *pc, int error)
+{
+	struct timeval	 tv;
+	int		 left = pool_remaining_ms(pc);
+
+	if (left <= 0) {
+		pool_fail(pc, error);
+		return;
+	}
+	if (pc->delay_ms > left)
+		pc->delay_ms = left;
+	tv.tv_sec = pc->delay_ms / 1000;
+	tv.tv_usec = (pc->delay_ms % 1000) * 1000;
+	pc->delay_ms *= 2;
+	if (pc->delay_ms > POOL_RETRY_MAX_MS)
+		pc->delay_ms = POOL_RETRY_MAX_MS;
+	if (pc->ev != NULL)
+		event_free(pc->ev);
+	pc->ev = evtimer_new(worker->base, pool_ev_cb, pc);
+	if (pc->ev == NULL || evtimer_add(pc->ev, &tv) == -1)
+		pool_fail(pc, ENOMEM);
+}
+
+static socklen_t
+pool_sockaddr(const struct origin_conf *o, struct sockaddr_storage *ss)
+{
+	struct sockaddr_un	*sun = (struct sockaddr_un *)ss;
+	size_t			 len;
+
+	memset(ss, 0, sizeof(*ss));
+	switch (o->type) {
+	case ORIGIN_UNIX:
+		sun->sun_family = AF_UNIX;
+		strlcpy(sun->sun_path, o->worker_path, sizeof(sun->sun_path));
+		return (sizeof(*sun));
+	case ORIGIN_ABSTRACT:
+		sun->sun_family = AF_UNIX;
+		len = strnlen(o->path, sizeof(sun->sun_path) - 1);
+		memcpy(sun->sun_path + 1, o->path, len);
+		return (offsetof(struct sockaddr_un, sun_path) + 1 + len);
+	case ORIGIN_TCP:
+	default:
+		memcpy(ss, &o->addr, o->addrlen);
+		return (o->addrlen);
+	}
+}
+
+static void
+pool_try(struct pool_connect *pc)
+{
+	struct origin_conf	*o = pc->pool->origin;
+	struct sockaddr_storage	 ss;
+	struct timeval		 tv;
+	socklen_t		 sslen;
+	int			 left;
+
+	if (o->type == ORIGIN_UNIX && o->via_master) {
+		pc->waiting_master = 1;
+		if (worker_connect_via_master(pc->reqid, o->id) == -1)
+			pool_fail(pc, EIO);
+		return;
+	}
+	sslen = pool_sockaddr(o, &ss);
+	pc->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (pc->fd == -1) {
+		pool_fail(pc, errno);
+		return;
+	}
+	if (connect(pc->fd, (struct sockaddr *)&ss, sslen) == 0) {
+		pool_done(pc);
+		return;
+	}
+	switch (errno) {
+	case EINPROGRESS:
+		left = pool_remaining_ms(pc);
+		tv.tv_sec = left / 1000;
+		tv.tv_usec = (left % 1000) * 1000;
+		if (pc->ev != NULL)
+			event_free(pc->ev);
+		pc->ev = event_new(worker->base, pc->fd, EV_WRITE, pool_ev_cb,
+		    pc);
+		if (pc->ev == NULL || event_add(pc->ev, &tv) == -1)
+			pool_fail(pc, ENOMEM);
+		return;
+	case EAGAIN:
+		close(pc->fd);
+		pc->fd = -1;
+		pool_retry(pc, EAGAIN);
+		return;
+	default:
+		pool_fail(pc, errno);
+		return;
+	}
+}
+
+static void
+pool_ev_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct pool_connect	*pc = arg;
+	socklen_t		 len = sizeof(int);
+	int			 error = 0;
+
+	(void)fd;
+	if (pc->fd == -1) {
+		/* The retry timer. */
+		pool_try(pc);
+		return;
+	}
+	if (events & EV_TIMEOUT) {
+		pool_fail(pc, ETIMEDOUT);
+		return;
+	}
+	if (getsockopt(pc->fd, SOL_SOCKET, SO_ERROR, &error, &len) == -1)
+		error = errno;
+	if (error != 0)
+		pool_fail(pc, error);
+	else
+		pool_done(pc);
+}
+
+void
+pool_connected_via_master(const struct origin_connect_res *res, int fd)
+{
+	struct pool_connect	*pc;
+
+	TAILQ_FOREACH(pc, &pool_connects, entry)
+		if (pc->waiting_master && pc->reqid == res->reqid)
+			break;
+	if (pc == NULL) {
+		/* Its request went away meanwhile. */
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	pc->waiting_master = 0;
+	if (res->error == EAGAIN) {
+		pool_retry(pc, EAGAIN);
+		return;
+	}
+	if (res->error != 0) {
+		pool_fail(pc, res->error);
+		return;
+	}
+	pc->fd = fd;
+	pool_done(pc);
+}
+
+static void
+pool_idle_event(struct bufferevent *bev, short events, void *arg)
+{
+	struct origin_conn	*oc = arg;
+
+	(void)bev;
+	(void)events;
+	/* Closed, timed out or chatty while idle: it is done. */
+	pool_close(oc);
+}
+
+static void
+pool_idle_read(struct bufferevent *bev, void *arg)
+{
+	pool_idle_event(bev, 0, arg);
+}
+
+/*
+ * A connection for ex: an idle one unless fresh is set, else a new
+ * connect. The answer comes through proxy_origin_ready(), perhaps
+ * before this returns; the caller must not touch ex after calling.
+ */
+int
+pool_get(struct pool *p, struct exchange *ex, uint32_t reqid, int fresh)
+{
+	struct origin_conn	*oc;
+	struct pool_connect	*pc;
+	struct timeval		 now, tmo;
+
+	if (!fresh && (oc = TAILQ_FIRST(&p->idle)) != NULL) {
+		TAILQ_REMOVE(&p->idle, oc, entry);
+		oc->idle = 0;
+		p->nidle--;
+		bufferevent_setcb(oc->bev, NULL, NULL, NULL, NULL);
+		bufferevent_set_timeouts(oc->bev, NULL, NULL);
+		oc->ex = ex;
+		proxy_origin_ready(ex, oc, 0, NULL);
+		return (0);
+	}
+	if ((pc = calloc(1, sizeof(*pc))) == NULL) {
+		proxy_origin_ready(ex, NULL, ENOMEM, "worker-error");
+		return (-1);
+	}
+	pc->pool = p;
+	pc->ex = ex;
+	pc->reqid = reqid;
+	pc->fd = -1;
+	pc->delay_ms = POOL_RETRY_MIN_MS;
+	event_base_gettimeofday_cached(worker->base, &now);
+	tmo.tv_sec = worker->conf->timeouts.connect;
+	tmo.tv_usec = 0;
+	timeradd(&now, &tmo, &pc->deadline);
+	TAILQ_INSERT_TAIL(&pool_connects, pc, entry);
+	pool_try(pc);
+	return (0);
+}
+
+/* ex is going away while its connection is still being made. */
+void
+pool_cancel(struct exchange *ex)
+{
+	struct pool_connect	*pc, *next;
+
+	TAILQ_FOREACH_SAFE(pc, &pool_connects, entry, next)
+		if (pc->ex == ex)
+			pool_connect_free(pc);
+}
+
+void
+pool_put(struct origin_conn *oc)
+{
+	struct pool	*p = oc->pool;
+	struct timeval	 tv;
+
+	oc->ex = NULL;
+	oc->requests++;
+	if (worker->shutting_down || p->nidle >= POOL_IDLE_MAX ||
+	    evbuffer_get_length(bufferevent_get_input(oc->bev)) != 0) {
+		pool_close(oc);
+		return;
+	}
+	tv.tv_sec = worker->conf->timeouts.idle;
+	tv.tv_usec = 0;
+	bufferevent_setcb(oc->bev, pool_idle_read, NULL, pool_idle_event, oc);
+	bufferevent_set_timeouts(oc->bev, &tv, NULL);
+	bufferevent_enable(oc->bev, EV_READ);
+	TAILQ_INSERT_HEAD(&p->idle, oc, entry);
+	oc->idle = 1;
+	p->nidle++;
+}
+
+void
+pool_close(struct origin_conn *oc)
+{
+	struct pool	*p = oc->pool;
+
+	if (oc->idle) {
+		TAILQ_REMOVE(&p->idle, oc, entry);
+		p->nidle--;
+	}
+	bufferevent_free(oc->bev);
+	free(oc);
+}
+
+void
+pool_close_idle(void)
+{
+	struct origin_conn	*oc;
+	int			 i;
+
+	for (i = 0; i < worker->conf->norigins; i++)
+		while ((oc = TAILQ_FIRST(&worker->pools[i].idle)) != NULL)
+			pool_close(oc);
+}
