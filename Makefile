@@ -46,9 +46,10 @@ UNIT_BINS =	$(UNIT_SRCS:regress/unit/%.c=$(OBJDIR)/regress/%)
 FUZZ_SRCS =	$(sort $(wildcard regress/fuzz/fuzz_*.c))
 FUZZ_BINS =	$(FUZZ_SRCS:regress/fuzz/%.c=obj-fuzz/%)
 FUZZ_LIBSRCS =	$(filter-out master/main.c,$(SRCS))
+FUZZ_LIBOBJS =	$(FUZZ_LIBSRCS:%.c=obj-fuzz/%.o)
 FUZZ_CFLAGS =	-g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -I. -Icommon -Imaster -Iworker \
-		-fsanitize=fuzzer,address,undefined \
 		$(shell $(PKG_CONFIG) --cflags $(PKGS))
+FUZZ_SAN =	address,undefined
 FUZZTIME ?=	60
 FUZZSMOKE ?=	20000
 
@@ -113,17 +114,26 @@ check: all unit
 	@$(MAKE) --no-print-directory check-sanitize || true
 	@sh regress/summary.sh plain man fuzz ASan+UBSan
 
-obj-fuzz/%: regress/fuzz/%.c $(FUZZ_LIBSRCS) $(HEADERS)
-	@mkdir -p obj-fuzz
-	clang $(FUZZ_CFLAGS) -I. -o $@ $< $(FUZZ_LIBSRCS) \
-	    $(shell $(PKG_CONFIG) --libs $(PKGS))
+# Fuzz targets link an archive, so each takes only the objects it needs.
+obj-fuzz/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
+
+obj-fuzz/libuxrp.a: $(FUZZ_LIBOBJS)
+	rm -f $@
+	ar rcs $@ $(FUZZ_LIBOBJS)
+
+obj-fuzz/%: regress/fuzz/%.c obj-fuzz/libuxrp.a $(HEADERS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $< \
+	    obj-fuzz/libuxrp.a $(shell $(PKG_CONFIG) --libs $(PKGS))
 
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
 		n=$$(basename $$f); mkdir -p obj-fuzz/corpus-$$n; \
+		s=regress/fuzz/corpus/$$n; [ -d $$s ] || s=; \
 		echo "fuzz: $$n for $(FUZZTIME)s"; \
 		$$f -max_total_time=$(FUZZTIME) -print_final_stats=1 \
-		    obj-fuzz/corpus-$$n regress/fuzz/corpus/$$n || exit 1; \
+		    obj-fuzz/corpus-$$n $$s || exit 1; \
 	done
 
 fuzz-smoke: $(FUZZ_BINS)

@@ -21,6 +21,7 @@ tail_pid=
 
 cleanup()
 {
+	set +e
 	trap - EXIT INT TERM HUP
 	[ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null
 	if [ -n "$origin_pid" ]; then

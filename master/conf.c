@@ -60,7 +60,8 @@
 #define CONF_ABSTRACT_MAX	(UXRP_SUN_PATH_MAX - 2)
 
 #define CONF_ORIGIN_FORMS \
-	"expected \"+/socket:/path\", \"unix:/path\", \"@name\" or \"host:port\""
+	"expected \"+/socket:/path\", \"unix:/path\", \"@name\" or " \
+	"\"host:port\""
 
 static const char *const conf_keys_top[] = {
 	"user", "chroot", "workers", "access_log", "listen", "timeouts",
@@ -443,7 +444,8 @@ conf_parse_chroot(struct conf_ctx *ctx, json_t *root)
 	if ((ctx->flags & CONF_PRIVILEGED) == 0)
 		return;
 	if (stat(conf->chroot, &st) == -1)
-		conf_err(ctx, "chroot", "%s: %s", conf->chroot, strerror(errno));
+		conf_err(ctx, "chroot", "%s: %s", conf->chroot,
+		    strerror(errno));
 	else if (!S_ISDIR(st.st_mode))
 		conf_err(ctx, "chroot", "%s: not a directory", conf->chroot);
 }
@@ -1264,6 +1266,7 @@ conf_report(const struct uxrp_conf *conf, FILE *fp)
 	const struct mount_conf		*m;
 	char				 addr[UXRP_FILE_MAX];
 	const char			*sep;
+	int				 first;
 
 	TAILQ_FOREACH(l, &conf->listeners, entry) {
 		if (l->type == LISTENER_TCP)
@@ -1305,10 +1308,10 @@ conf_report(const struct uxrp_conf *conf, FILE *fp)
 		fprintf(fp, "vhost %d", vh->id);
 		TAILQ_FOREACH(vn, &vh->names, entry)
 			fprintf(fp, " %s", vn->name);
+		first = vh == TAILQ_FIRST(&conf->vhosts);
 		if (TAILQ_EMPTY(&vh->names))
-			fprintf(fp, " (no names%s)",
-			    vh == TAILQ_FIRST(&conf->vhosts) ? ", default" : "");
-		else if (vh == TAILQ_FIRST(&conf->vhosts))
+			fprintf(fp, " (no names%s)", first ? ", default" : "");
+		else if (first)
 			fprintf(fp, " (default)");
 		sep = ": ";
 		TAILQ_FOREACH(m, &vh->mounts, entry) {

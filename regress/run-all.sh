@@ -144,7 +144,7 @@ integration_suite()
 		status=fail note="timed out"
 		f=$((f + 1)) ;;
 	*)	status=fail note="pytest exit status $rc"
-		f=$((f + 1)) ;;
+		[ "$f" -eq 0 ] && f=1 ;;
 	esac
 	record integration "$p" "$f" "$s" "$status" "$note"
 }

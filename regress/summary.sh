@@ -7,6 +7,10 @@
 # totals: "N passed, N failed" and ", N skipped" when some were.
 # Exits 1 when anything failed, when a suite could not run, or when
 # one of the labels named on the command line left no record.
+#
+# A record is one line of tab-separated fields: label, suite, passed,
+# failed, skipped, status (ok, fail, or absent for a suite that has no
+# tests yet) and a note ("-" for none).
 
 set -u
 

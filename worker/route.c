@@ -126,7 +126,9 @@ route_mount(const struct vhost_conf *v, const char *path, size_t len,
 
 /*
  * The origin's target: the mountpoint replaced by the origin path, the
- * rest as sent. Returns its length, or -1 if it does not fit.
+ * rest as sent. A slashed mountpoint's own slash stands for the origin
+ * path's; every byte after it goes on unchanged, "//" included.
+ * Returns the target's length, or -1 if it does not fit.
  */
 int
 route_rewrite(const struct mount_conf *m, const char *path, size_t len,
@@ -134,23 +136,23 @@ route_rewrite(const struct mount_conf *m, const char *path, size_t len,
 {
 	const char	*rest = path + m->mountpoint_len;
 	size_t		 restlen = len - m->mountpoint_len;
-	size_t		 oplen = m->origin_path_len, n;
-	int		 op_slash, rest_slash;
+	size_t		 oplen = m->origin_path_len, n = 0;
+	int		 op_slash, mp_slash, sep = 0;
 
 	op_slash = oplen > 0 && m->origin_path[oplen - 1] == '/';
-	rest_slash = restlen > 0 && rest[0] == '/';
-	if (op_slash && rest_slash) {
-		rest++;
-		restlen--;
+	mp_slash = m->mountpoint[m->mountpoint_len - 1] == '/';
+	if (mp_slash) {
+		/* "/app/" + "x" onto "/v2": "/v2/x". */
+		sep = !op_slash && restlen > 0 && rest[0] != '?';
+	} else if (restlen > 0 && rest[0] == '/' && op_slash) {
+		/* "/app" + "/x" onto "/v2/": the boundary slash is one. */
+		oplen--;
 	}
-	n = oplen + restlen;
-	if (!op_slash && !rest_slash && restlen > 0 && rest[0] != '?')
-		n++;
-	if (n >= bufsize)
+	if (oplen + sep + restlen >= bufsize)
 		return (-1);
 	memcpy(buf, m->origin_path, oplen);
 	n = oplen;
-	if (!op_slash && !rest_slash && restlen > 0 && rest[0] != '?')
+	if (sep)
 		buf[n++] = '/';
 	memcpy(buf + n, rest, restlen);
 	n += restlen;

@@ -90,6 +90,13 @@ worker_drop_privileges(void)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("prctl(PR_SET_NO_NEW_PRIVS)");
 #endif
+#ifdef PR_SET_PDEATHSIG
+	/* A change of credentials clears it: set it again. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		fatal("prctl(PR_SET_PDEATHSIG)");
+	if (getppid() == 1)
+		fatalx("master went away");
+#endif
 }
 
 static void

@@ -143,7 +143,8 @@ def wait_for(pred, timeout, step=0.05):
 class Daemon:
     """One uxrpd started with -d, stderr captured to a file."""
 
-    def __init__(self, bench, conf, as_user=None, env=None, name=None):
+    def __init__(self, bench, conf, as_user=None, env=None, name=None,
+                 args=()):
         bench.seq += 1
         self.bench = bench
         self.name = name or "uxrpd%d" % bench.seq
@@ -152,6 +153,7 @@ class Daemon:
         self.err_path = os.path.join(bench.dir, self.name + ".err")
         self.as_user = as_user
         self.env = env
+        self.args = list(args)
         self.proc = None
         self.seen_workers = set()
         self.allow_deaths = False
@@ -181,7 +183,7 @@ class Daemon:
             pytest.fail("no daemon to test at %s (run make, or set UXRPD)"
                         % UXRPD)
         self.write_conf()
-        cmd = [UXRPD, "-d", "-f", self.conf_path]
+        cmd = [UXRPD, "-d"] + self.args + ["-f", self.conf_path]
         if self.as_user:
             cmd = ["setpriv", "--reuid=" + self.as_user, "--regid=nogroup",
                    "--clear-groups"] + cmd
@@ -399,6 +401,8 @@ class Bench:
         return p.returncode, p.stderr.decode("utf-8", "replace")
 
     def close(self):
+        """Stop everything; returns what the daemons' logs show that
+        they should not (read before the directory goes)."""
         for d in self.daemons:
             try:
                 d.stop()
@@ -406,17 +410,20 @@ class Bench:
                 pass
         for o in self.origins:
             o.stop()
+        found = []
+        for d in self.daemons:
+            for line in d.problems():
+                found.append("%s: %s" % (d.name, line))
+            if d in ALL_DAEMONS:
+                ALL_DAEMONS.remove(d)
         for d in (self.dir, self.chroot):
             if d:
                 shutil.rmtree(d, ignore_errors=True)
+        return found
 
 
 def _close_and_check(b):
-    b.close()
-    found = []
-    for d in b.daemons:
-        for line in d.problems():
-            found.append("%s: %s" % (d.name, line))
+    found = b.close()
     if found:
         pytest.fail("daemon log:\n" + "\n".join(found), pytrace=False)
 

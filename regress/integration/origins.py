@@ -666,6 +666,25 @@ class Stream:
         return True
 
 
+class Trickle:
+    """Head at once, then `pieces` body pieces `interval` seconds apart
+    (Content-Length framing): slow, but never silent for long."""
+
+    def __init__(self, pieces=8, interval=0.5, size=1000):
+        self.pieces = pieces
+        self.interval = interval
+        self.size = size
+
+    def __call__(self, req, conn):
+        body = gen_bytes(self.pieces * self.size)
+        conn.send(_head(200, "OK", [("Content-Length", str(len(body)))]))
+        for i in range(self.pieces):
+            if conn.origin.stopping.wait(self.interval):
+                return False
+            conn.send(body[i * self.size:(i + 1) * self.size])
+        return True
+
+
 class Func:
     """Any function (req, conn) -> keep."""
 

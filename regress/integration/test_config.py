@@ -75,6 +75,8 @@ def test_valid_config_reports_origins(bench):
     assert "connected by the worker" in origin_line(tcp.hostport())
     listens = [l for l in lines if l.startswith("listen ")]
     assert len(listens) == 2, err
+    vhosts = [l for l in lines if l.startswith("vhost ")]
+    assert len(vhosts) == 1 and "a.test" in vhosts[0], err
 
 
 def test_missing_socket_is_a_warning(bench):

@@ -15,9 +15,9 @@ import time
 import pytest
 
 from client import Conn, ResponseError, build, curl, request
-from conftest import IS_ROOT, SCALE, needs_root
+from conftest import IS_ROOT, SCALE
 from origins import (CloseAtOnce, Echo, FakeOrigin, HugeHead, MidBodyClose,
-                     Never, Raw)
+                     Never, Raw, Trickle, gen_bytes)
 
 ORIGIN_RESPONSE_TMO = 2
 LEAKS = ["No such file", "ENOENT", "Connection refused", "ECONNREFUSED",
@@ -55,6 +55,7 @@ def srv(mbench):
         "never": Never(),
         "midbody": MidBodyClose(total=100000, sent=5000),
         "midchunk": MidBodyClose(total=100000, sent=5000, chunked=True),
+        "trickle": Trickle(pieces=8, interval=0.5),
         "ok": Echo(),
     }
     origins = {}
@@ -212,6 +213,16 @@ def test_silent_origin_504(srv):
     assert ORIGIN_RESPONSE_TMO - 0.5 <= took <= (ORIGIN_RESPONSE_TMO + 2) * SCALE
     line = access_line(srv, "/never/x")
     assert re.search(r"\b504\b", line)
+
+
+def test_slow_but_flowing_response_not_cut(srv):
+    """Data keeps coming, 4 s in all, past origin_response (2 s): the
+    timeout is for silence, not for the whole reply."""
+    t0 = time.monotonic()
+    r = request(srv.port, target="/trickle/x", timeout=20 * SCALE)
+    assert r.status == 200
+    assert r.body == gen_bytes(8000)
+    assert time.monotonic() - t0 >= 3.5
 
 
 def test_silent_origin_connection_not_reused(srv):

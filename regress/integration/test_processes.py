@@ -47,6 +47,18 @@ def test_titles_and_worker_count(bench):
     assert request(d.port).status == 200
 
 
+def test_verbose_logs_more(bench):
+    _, conf = simple(bench, workers=1)
+    quiet = bench.daemon(conf)
+    assert request(quiet.port, target="/q").status == 200
+    _, conf = simple(bench, workers=1)
+    loud = bench.daemon(conf, args=["-v"])
+    assert request(loud.port, target="/v").status == 200
+    time.sleep(0.3)
+    assert len(loud.log().splitlines()) > len(quiet.log().splitlines()), \
+        (quiet.log(), loud.log())
+
+
 @needs_root
 def test_workers_chrooted_as_nobody(bench):
     _, conf = simple(bench, workers=2)
@@ -215,7 +227,7 @@ def test_unix_listener_mode(bench):
     o, conf = simple(bench, workers=1)
     path = bench.path("front-mode.sock")
     conf["listen"].append({"path": path, "mode": "0660"})
-    d = bench.daemon(conf)
+    bench.daemon(conf)
     st = os.stat(path)
     assert stat.S_ISSOCK(st.st_mode)
     assert stat.S_IMODE(st.st_mode) == 0o660
@@ -231,7 +243,7 @@ def test_stale_unix_listener_replaced(bench):
     s.bind(path)
     s.close()                       # a socket file nobody listens on
     conf["listen"].append({"path": path, "mode": "0666"})
-    d = bench.daemon(conf)
+    bench.daemon(conf)
     with Conn(path=path) as c:
         c.send(build("GET", "/stale"))
         assert c.read_response().status == 200

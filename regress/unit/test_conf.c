@@ -198,16 +198,19 @@ t_full(void **state)
 	    "    { \"names\": [\"Example.ORG\", \"*.example.org\"],\n"
 	    "      \"error_css\": \"/css/down.css\",\n"
 	    "      \"mounts\": [\n"
-	    "        { \"mountpoint\": \"/\", \"origin\": \"127.0.0.1:9000\" },\n"
+	    "        { \"mountpoint\": \"/\", \"origin\": "
+	    "\"127.0.0.1:9000\" },\n"
 	    "        { \"mountpoint\": \"/app/\","
 	    " \"origin\": \"+/nonexistent/app.sock:/inner/\" },\n"
 	    "        { \"mountpoint\": \"/api/v2/\","
 	    " \"origin\": \"unix:/nonexistent/app.sock\",\n"
 	    "          \"origin_path\": \"/v2/\" },\n"
-	    "        { \"mountpoint\": \"/abc/\", \"origin\": \"127.0.0.1:9000\" }\n"
+	    "        { \"mountpoint\": \"/abc/\", \"origin\": "
+	    "\"127.0.0.1:9000\" }\n"
 	    "      ] },\n"
 	    "    { \"mounts\": [\n"
-	    "        { \"mountpoint\": \"/\", \"origin\": \"[::1]:9001\" } ] }\n"
+	    "        { \"mountpoint\": \"/\", \"origin\": \"[::1]:9001\" "
+	    "} ] }\n"
 	    "  ]\n"
 	    "}\n";
 	struct uxrp_conf	*conf;
@@ -429,7 +432,8 @@ t_origin_dedup(void **state)
 	    "{\"mountpoint\": \"/a/\", \"origin\": \"unix:%s/run/a.sock\"},\n"
 	    "{\"mountpoint\": \"/b/\", \"origin\": \"+%s/run/a.sock:/x/\"},\n"
 	    "{\"mountpoint\": \"/c/\", \"origin\": \"+%s/run/a.sock\"},\n"
-	    "{\"mountpoint\": \"/d/\", \"origin\": \"[::ffff:127.0.0.1]:80\"},\n"
+	    "{\"mountpoint\": \"/d/\", \"origin\": "
+	    "\"[::ffff:127.0.0.1]:80\"},\n"
 	    "{\"mountpoint\": \"/e/\", \"origin\": \"127.0.0.1:80\"}]},\n"
 	    "{\"mounts\": [\n"
 	    "{\"mountpoint\": \"/\", \"origin\": \"+%s/run/a.sock:/y/\"}]}\n"
@@ -493,7 +497,8 @@ t_privileged(void **state)
 	make_socket(sock);
 	fmt(text, sizeof(text), "{ \"user\": \"root\", "
 	    "\"chroot\": \"%s/\", " LISTEN ", \"vhosts\": [{\"mounts\": [\n"
-	    "{\"mountpoint\": \"/a/\", \"origin\": \"+/nonexistent/a.sock:/\"},\n"
+	    "{\"mountpoint\": \"/a/\", \"origin\": "
+	    "\"+/nonexistent/a.sock:/\"},\n"
 	    "{\"mountpoint\": \"/b/\", \"origin\": \"unix:%s/run/b.sock\"},\n"
 	    "{\"mountpoint\": \"/c/\", \"origin\": \"unix:%s.x/c.sock\"},\n"
 	    "{\"mountpoint\": \"/d/\", \"origin\": \"@name\"},\n"
@@ -610,13 +615,15 @@ t_report(void **state)
 	    "{\"mountpoint\": \"/x\", \"origin\": \"unix:/nonexistent/x.sock\","
 	    " \"origin_path\": \"/y\"}, {\"mountpoint\": \"/xyz/\","
 	    " \"origin\": \"[::1]:80\"}]},"
-	    "{\"mounts\": [{\"mountpoint\": \"/\", \"origin\": \"127.0.0.1:1\"}]}"
+	    "{\"mounts\": [{\"mountpoint\": \"/\", \"origin\": "
+	    "\"127.0.0.1:1\"}]}"
 	    "] }", CONF_NORESOLVE);
 	assert_non_null(conf);
 	out = report(conf);
 	assert_string_equal(out,
 	    "listen 0 [::]:443: tcp, bound by the master\n"
-	    "listen 1 /tmp/f.sock: unix socket, mode 0600, bound by the master\n"
+	    "listen 1 /tmp/f.sock: unix socket, mode 0600, bound by the "
+	    "master\n"
 	    "origin 0 unix:/nonexistent/x.sock: unix socket "
 	    "/nonexistent/x.sock, connected by the worker\n"
 	    "origin 1 [::1]:80: tcp [::1]:80, connected by the worker\n"
@@ -824,7 +831,8 @@ t_wrong_types(void **state)
 	    "t.conf:1:40: listen[1].port: expected an integer\n"
 	    "t.conf:1:56: listen[2].path: expected a string\n");
 	refused("{ " LISTEN ", \"timeouts\": {\"idle\": 1.5},"
-	    " \"vhosts\": [{\"names\": \"a\", \"error_css\": 1, \"mounts\": {}},"
+	    " \"vhosts\": [{\"names\": \"a\", \"error_css\": 1, "
+	    "\"mounts\": {}},"
 	    " {\"names\": [1], \"mounts\": [[], {\"mountpoint\": 1,"
 	    " \"origin\": 2, \"origin_path\": 3}]}] }",
 	    "t.conf:1:76: timeouts.idle: expected an integer\n"
@@ -1066,7 +1074,8 @@ t_dot_segments(void **state)
 	    "{\"mountpoint\": \"/.\", \"origin\": \"127.0.0.1:1\"},\n"
 	    "{\"mountpoint\": \"/a/./\", \"origin\": \"127.0.0.1:1\"},\n"
 	    "{\"mountpoint\": \"/..\", \"origin\": \"127.0.0.1:1\"},\n"
-	    "{\"mountpoint\": \"/.a/..b/...\", \"origin\": \"127.0.0.1:1\"}]}] }",
+	    "{\"mountpoint\": \"/.a/..b/...\", \"origin\": "
+	    "\"127.0.0.1:1\"}]}] }",
 	    "t.conf:2:16: vhosts[0].mounts[0].mountpoint: must not contain a "
 	    ". or .. segment\n"
 	    "t.conf:3:16: vhosts[0].mounts[1].mountpoint: must not contain a "
@@ -1350,7 +1359,8 @@ t_dup_names(void **state)
 	    "[{\"mountpoint\": \"/\", \"origin\": \"127.0.0.1:1\"}]},\n"
 	    "{\"names\": [\"www.example.org\", \"EXAMPLE.org\"], \"mounts\": "
 	    "[{\"mountpoint\": \"/\", \"origin\": \"127.0.0.1:1\"}]},\n"
-	    "{\"names\": [\"*.Example.org\", \"a.org\", \"a.org\"], \"mounts\": "
+	    "{\"names\": [\"*.Example.org\", \"a.org\", \"a.org\"], "
+	    "\"mounts\": "
 	    "[{\"mountpoint\": \"/\", \"origin\": \"127.0.0.1:1\"}]}] }",
 	    "t.conf:3:31: vhosts[1].names[1]: name example.org already used "
 	    "by vhosts[0]\n"
@@ -1365,7 +1375,8 @@ t_error_css(void **state)
 {
 	(void)state;
 	refused("{ " LISTEN ", \"vhosts\": [\n"
-	    "{\"error_css\": \"error.css\", \"mounts\": [{\"mountpoint\": \"/\","
+	    "{\"error_css\": \"error.css\", \"mounts\": [{\"mountpoint\": "
+	    "\"/\","
 	    " \"origin\": \"127.0.0.1:1\"}]},\n"
 	    "{\"error_css\": \"/a\\\"b.css\", \"mounts\": [{\"mountpoint\": "
 	    "\"/\", \"origin\": \"127.0.0.1:1\"}]},\n"
