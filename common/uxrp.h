@@ -182,6 +182,8 @@ enum imsg_type {
 	IMSG_WORKER_READY,	/* no payload: sandboxed, accepting */
 	IMSG_ORIGIN_CONNECT,	/* struct origin_connect_req */
 	IMSG_ORIGIN_HEALTH,	/* struct origin_health */
+	IMSG_WORKER_STATS,	/* struct worker_stats, every second */
+	IMSG_ORIGIN_STATS,	/* struct origin_stats, every second */
 	/* master -> worker */
 	IMSG_ORIGIN_CONNECTED,	/* struct origin_connect_res, fd if ok */
 	IMSG_SHUTDOWN,		/* no payload: stop accepting, drain, exit */
@@ -213,6 +215,21 @@ enum origin_state {
 	ORIGIN_STATE_UNKNOWN,
 	ORIGIN_STATE_UP,
 	ORIGIN_STATE_DOWN
+};
+
+struct worker_stats {
+	int			 worker_id;
+	int			 connections;	/* open client connections */
+	uint64_t		 requests;	/* answered, all statuses */
+	uint64_t		 errors;	/* 5xx and aborted exchanges */
+};
+
+struct origin_stats {
+	int			 origin_id;
+	int			 inflight;	/* exchanges using it now */
+	int			 idle;		/* pooled idle connections */
+	uint64_t		 requests;
+	uint64_t		 failures;	/* connect, invalid, timeout */
 };
 
 struct origin_health {

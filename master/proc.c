@@ -52,6 +52,8 @@ struct worker_proc {
 	time_t			 started;
 	int			 backoff_ms;
 	struct event		*respawn_ev;
+	struct worker_stats	 stats;		/* latest report */
+	struct origin_stats	*ostats;	/* one per origin */
 };
 
 static struct worker_proc	*workers;
@@ -77,7 +79,9 @@ proc_init(void)
 		workers[i].backoff_ms = PROC_BACKOFF_MIN_MS;
 		workers[i].respawn_ev = evtimer_new(master->base,
 		    proc_respawn_cb, &workers[i]);
-		if (workers[i].respawn_ev == NULL)
+		workers[i].ostats = calloc(master->conf->norigins + 1,
+		    sizeof(*workers[i].ostats));
+		if (workers[i].respawn_ev == NULL || workers[i].ostats == NULL)
 			fatalx("%s: evtimer_new", __func__);
 	}
 }
@@ -388,6 +392,7 @@ proc_dispatch_worker(struct imsgev *iev, struct imsg *imsg)
 {
 	struct worker_proc	*w = iev->arg;
 	struct origin_health	 h;
+	struct origin_stats	 os;
 	int			 i, ready = 0;
 
 	if (imsg->hdr.pid != (uint32_t)w->pid) {
@@ -419,6 +424,19 @@ proc_dispatch_worker(struct imsgev *iev, struct imsg *imsg)
 		break;
 	case IMSG_ORIGIN_CONNECT:
 		health_connect_origin(iev, imsg);
+		break;
+	case IMSG_WORKER_STATS:
+		if (imsg->hdr.len != sizeof(w->stats))
+			goto bad;
+		memcpy(&w->stats, imsg->data, sizeof(w->stats));
+		break;
+	case IMSG_ORIGIN_STATS:
+		if (imsg->hdr.len != sizeof(os))
+			goto bad;
+		memcpy(&os, imsg->data, sizeof(os));
+		if (os.origin_id < 0 || os.origin_id >= master->conf->norigins)
+			goto bad;
+		w->ostats[os.origin_id] = os;
 		break;
 	default:
 		goto bad;

@@ -47,6 +47,9 @@ struct pool {
 	TAILQ_HEAD(, origin_conn)	 idle;
 	int				 nidle;
 	enum origin_state		 state;
+	int				 inflight;
+	uint64_t			 requests;
+	uint64_t			 failures;
 };
 
 struct pool_connect {
@@ -463,4 +466,37 @@ pool_close_idle(void)
 	for (i = 0; i < worker->conf->norigins; i++)
 		while ((oc = TAILQ_FIRST(&worker->pools[i].idle)) != NULL)
 			pool_close(oc);
+}
+
+void
+pool_count_start(struct pool *p)
+{
+	p->inflight++;
+}
+
+void
+pool_count_end(struct pool *p, int failed)
+{
+	p->inflight--;
+	p->requests++;
+	if (failed)
+		p->failures++;
+}
+
+void
+pool_send_stats(void)
+{
+	struct origin_stats	 st;
+	int			 i;
+
+	for (i = 0; i < worker->conf->norigins; i++) {
+		memset(&st, 0, sizeof(st));
+		st.origin_id = i;
+		st.inflight = worker->pools[i].inflight;
+		st.idle = worker->pools[i].nidle;
+		st.requests = worker->pools[i].requests;
+		st.failures = worker->pools[i].failures;
+		imsgev_compose(&worker->iev, IMSG_ORIGIN_STATS, 0, -1, &st,
+		    sizeof(st));
+	}
 }

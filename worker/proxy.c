@@ -87,6 +87,7 @@ struct exchange {
 	int			 resp_started;	/* bytes went to client */
 	int			 origin_reusable;
 	int			 origin_eof;
+	int			 counted;	/* in its pool's in-flight count */
 	int			 status;
 	const char		*cause;
 	struct event		*resp_timer;
@@ -209,6 +210,15 @@ exchange_log(struct exchange *ex)
 				    pool_origin(ex->pool) : NULL;
 	uint64_t		 bytes = ex->respbody.total;
 
+	worker->requests++;
+	if (ex->status >= 500 || ex->status == CLIENT_STATUS_GONE)
+		worker->errors++;
+	if (ex->counted) {
+		ex->counted = 0;
+		pool_count_end(ex->pool, ex->cause != NULL &&
+		    (strncmp(ex->cause, "origin-", 7) == 0 ||
+		    strcmp(ex->cause, "connect-timeout") == 0));
+	}
 	gettimeofday(&now, NULL);
 	accesslog_write(ex->c->addr, &ex->start,
 	    ex->head != NULL ? ex->head : NULL, ex->reqline_len, ex->status,
@@ -553,6 +563,8 @@ proxy_request(struct exchange *ex)
 		return;
 	}
 	proxy_request_head(ex, target, n);
+	pool_count_start(ex->pool);
+	ex->counted = 1;
 	if (req->chunked) {
 		ex->has_reqbody = 1;
 		body_init(&ex->reqbody, BIN_CHUNKED, 0, 1, limit,

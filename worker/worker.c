@@ -43,6 +43,7 @@
 struct worker	*worker;
 
 static struct vhost_conf	*conf_cur_vhost;
+static const struct timeval	 stats_interval = { 1, 0 };
 
 static void	worker_dispatch_master(struct imsgev *, struct imsg *);
 static void	worker_master_gone(struct imsgev *);
@@ -100,6 +101,24 @@ worker_drop_privileges(void)
 }
 
 static void
+worker_stats_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct worker_stats	 st;
+
+	(void)fd;
+	(void)events;
+	(void)arg;
+	memset(&st, 0, sizeof(st));
+	st.worker_id = worker->id;
+	st.connections = worker->nclients;
+	st.requests = worker->requests;
+	st.errors = worker->errors;
+	imsgev_compose(&worker->iev, IMSG_WORKER_STATS, 0, -1, &st,
+	    sizeof(st));
+	pool_send_stats();
+}
+
+static void
 worker_start(void)
 {
 	struct wlistener	*wl;
@@ -129,6 +148,10 @@ worker_start(void)
 	}
 	worker->configured = 1;
 	imsgev_compose(&worker->iev, IMSG_WORKER_READY, 0, -1, NULL, 0);
+	if ((worker->stats_ev = event_new(worker->base, -1, EV_PERSIST,
+	    worker_stats_cb, NULL)) == NULL ||
+	    event_add(worker->stats_ev, &stats_interval) == -1)
+		fatalx("stats timer");
 	log_debug("accepting on %d listener%s", worker->conf->nlisteners,
 	    worker->conf->nlisteners == 1 ? "" : "s");
 }

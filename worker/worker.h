@@ -65,6 +65,9 @@ struct worker {
 	int			 nclients;
 	struct pool		*pools;		/* one per origin */
 	uint32_t		 next_id;
+	uint64_t		 requests;
+	uint64_t		 errors;
+	struct event		*stats_ev;
 	struct event		*accept_ev;	/* resumes accepting */
 	struct event		*drain_ev;
 };
@@ -123,6 +126,9 @@ struct pool *pool_for(int);
 struct origin_conf *pool_origin(struct pool *);
 void	 pool_connected_via_master(const struct origin_connect_res *, int);
 void	 pool_mark(struct pool *, enum origin_state, const char *);
+void	 pool_count_start(struct pool *);
+void	 pool_count_end(struct pool *, int);
+void	 pool_send_stats(void);
 
 /* route.c */
 struct vhost_conf *route_vhost(const struct uxrp_conf *, const char *, size_t);
