@@ -11,7 +11,7 @@ CC ?=		cc
 PKG_CONFIG ?=	pkg-config
 PYTHON ?=	/usr/bin/python3
 
-PKGS =		libevent jansson
+PKGS =		libevent libevent_openssl openssl jansson libnghttp2
 ifeq ($(shell uname -s),Linux)
 PKGS +=		libbsd-overlay
 endif
@@ -33,7 +33,7 @@ OBJDIR =	obj
 endif
 
 COMMON_SRCS =	$(sort $(wildcard common/*.c))
-MASTER_SRCS =	$(sort $(wildcard master/*.c))
+MASTER_SRCS =	$(filter-out master/uxrpctl.c,$(sort $(wildcard master/*.c)))
 WORKER_SRCS =	$(sort $(wildcard worker/*.c))
 SRCS =		$(COMMON_SRCS) $(MASTER_SRCS) $(WORKER_SRCS)
 OBJS =		$(SRCS:%.c=$(OBJDIR)/%.o)
@@ -45,7 +45,7 @@ UNIT_BINS =	$(UNIT_SRCS:regress/unit/%.c=$(OBJDIR)/regress/%)
 
 FUZZ_SRCS =	$(sort $(wildcard regress/fuzz/fuzz_*.c))
 FUZZ_BINS =	$(FUZZ_SRCS:regress/fuzz/%.c=obj-fuzz/%)
-FUZZ_LIBSRCS =	$(filter-out master/main.c,$(SRCS))
+FUZZ_LIBSRCS =	$(filter-out master/main.c master/uxrpctl.c,$(SRCS))
 FUZZ_LIBOBJS =	$(FUZZ_LIBSRCS:%.c=obj-fuzz/%.o)
 FUZZ_CFLAGS =	-g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -I. -Icommon -Imaster -Iworker \
 		$(shell $(PKG_CONFIG) --cflags $(PKGS))
@@ -55,14 +55,17 @@ FUZZSMOKE ?=	20000
 
 ifeq ($(SANITIZE),1)
 UXRPD_BIN =	$(OBJDIR)/uxrpd
+UXRPCTL_BIN =	$(OBJDIR)/uxrpctl
 else
 UXRPD_BIN =	uxrpd
+UXRPCTL_BIN =	uxrpctl
 endif
+CTL_OBJS =	$(OBJDIR)/master/uxrpctl.o $(COMMON_SRCS:%.c=$(OBJDIR)/%.o)
 
 .PHONY: all clean check check-unit check-man check-integration \
 	check-sanitize fuzz fuzz-smoke deps demo install bench
 
-all: $(UXRPD_BIN)
+all: $(UXRPD_BIN) $(UXRPCTL_BIN)
 
 $(OBJDIR)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -70,6 +73,9 @@ $(OBJDIR)/%.o: %.c $(HEADERS)
 
 $(UXRPD_BIN): $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+$(UXRPCTL_BIN): $(CTL_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(CTL_OBJS) $(LDLIBS)
 
 $(OBJDIR)/libuxrp.a: $(LIBOBJS)
 	rm -f $@
@@ -90,13 +96,14 @@ check-unit: $(UNIT_BINS)
 check-man:
 	@sh regress/check-man.sh man/*.[1-9]
 
-check-integration: $(UXRPD_BIN)
-	@UXRPD=$(CURDIR)/$(UXRPD_BIN) $(PYTHON) -m pytest -q -p no:cacheprovider \
+check-integration: $(UXRPD_BIN) $(UXRPCTL_BIN)
+	@UXRPD=$(CURDIR)/$(UXRPD_BIN) UXRPCTL=$(CURDIR)/$(UXRPCTL_BIN) $(PYTHON) -m pytest -q -p no:cacheprovider \
 	    regress/integration
 
 check-sanitize:
 	@$(MAKE) --no-print-directory SANITIZE=1 all unit
-	@UXRPD=$(CURDIR)/obj-san/uxrpd SANITIZE=1 PYTHON=$(PYTHON) \
+	@UXRPD=$(CURDIR)/obj-san/uxrpd UXRPCTL=$(CURDIR)/obj-san/uxrpctl \
+	    SANITIZE=1 PYTHON=$(PYTHON) \
 	    sh regress/run-all.sh "ASan+UBSan" \
 	    $(UNIT_SRCS:regress/unit/%.c=obj-san/regress/%)
 
@@ -107,7 +114,7 @@ check-sanitize:
 # last line is the total.
 check: all unit
 	@rm -f regress/.results
-	@UXRPD=$(CURDIR)/uxrpd PYTHON=$(PYTHON) \
+	@UXRPD=$(CURDIR)/uxrpd UXRPCTL=$(CURDIR)/uxrpctl PYTHON=$(PYTHON) \
 	    sh regress/run-all.sh plain $(UNIT_BINS)
 	@sh regress/check-man.sh man/*.[1-9] || true
 	@$(MAKE) --no-print-directory fuzz-smoke || true
@@ -150,11 +157,16 @@ bench: all
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
-	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(EXAMPLEDIR)
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(EXAMPLEDIR) \
+	    $(DESTDIR)$(EXAMPLEDIR)/rc.d
 	install -m 0555 uxrpd $(DESTDIR)$(SBINDIR)/uxrpd
+	install -m 0555 uxrpctl $(DESTDIR)$(SBINDIR)/uxrpctl
 	install -m 0444 man/uxrpd.8 $(DESTDIR)$(MANDIR)/man8/uxrpd.8
+	install -m 0444 man/uxrpctl.8 $(DESTDIR)$(MANDIR)/man8/uxrpctl.8
 	install -m 0444 man/uxrpd.conf.5 $(DESTDIR)$(MANDIR)/man5/uxrpd.conf.5
-	install -m 0444 etc/uxrpd.conf etc/error.css $(DESTDIR)$(EXAMPLEDIR)/
+	install -m 0444 etc/uxrpd.conf etc/error.css etc/uxrpd.service \
+	    $(DESTDIR)$(EXAMPLEDIR)/
+	install -m 0555 etc/rc.d/uxrpd $(DESTDIR)$(EXAMPLEDIR)/rc.d/uxrpd
 
 clean:
-	rm -rf obj obj-san obj-fuzz uxrpd regress/.results
+	rm -rf obj obj-san obj-fuzz uxrpd uxrpctl regress/.results

@@ -42,6 +42,8 @@
 #define UXRP_URLPATH_MAX	1024	/* mountpoints, origin paths, css */
 #define UXRP_FILE_MAX		1024	/* file system paths */
 #define UXRP_WORKERS_MAX	256
+#define UXRP_CONTROL_SOCKET	"/var/run/uxrpd.sock"
+#define UXRP_CONTROL_USERS_MAX	16
 
 /* Defaults of "timeouts" (seconds) and "limits" (bytes). */
 #define UXRP_TMO_CONNECT	5
@@ -76,6 +78,10 @@ struct origin_conf {
 	int			 via_master;	/* master connects for the worker */
 	struct sockaddr_storage	 addr;		/* ORIGIN_TCP, resolved */
 	socklen_t		 addrlen;
+	/* Active health check, from the first mount that sets one. */
+	char			 check_path[UXRP_URLPATH_MAX];
+	int			 check_interval;	/* 0: no check */
+	int			 check_timeout;
 };
 
 struct mount_conf {
@@ -95,10 +101,18 @@ struct vhost_name {
 	int			 vhost_id;
 };
 
+/* A certificate chain and its key, read by the master as root. */
+struct tls_files {
+	int			 enabled;
+	char			 certificate[UXRP_FILE_MAX];
+	char			 key[UXRP_FILE_MAX];
+};
+
 struct vhost_conf {
 	TAILQ_ENTRY(vhost_conf)	 entry;
 	int			 id;
 	char			 error_css[UXRP_URLPATH_MAX]; /* "/error.css" */
+	struct tls_files	 tls;		/* chosen by SNI */
 	TAILQ_HEAD(, vhost_name) names;
 	TAILQ_HEAD(, mount_conf) mounts;	/* longest mountpoint first */
 };
@@ -118,6 +132,7 @@ struct listener_conf {
 	char			 path[UXRP_SUN_PATH_MAX]; /* LISTENER_UNIX */
 	mode_t			 mode;		/* LISTENER_UNIX, default 0666 */
 	int			 fd;		/* bound socket, -1 until then */
+	struct tls_files	 tls;		/* the default certificate */
 };
 
 struct timeouts_conf {
@@ -140,6 +155,10 @@ struct uxrp_conf {
 	char			 chroot[UXRP_FILE_MAX];	/* "" when null */
 	int			 workers;		/* 0: online CPUs */
 	char			 access_log[UXRP_FILE_MAX];	/* "" when none */
+	char			 control[UXRP_FILE_MAX];	/* "" when none */
+	int			 control_set;	/* named in the file */
+	int			 ncontrol_users;
+	uid_t			 control_uids[UXRP_CONTROL_USERS_MAX];
 	struct timeouts_conf	 timeouts;
 	struct limits_conf	 limits;
 	int			 nlisteners;
@@ -187,7 +206,49 @@ enum imsg_type {
 	/* master -> worker */
 	IMSG_ORIGIN_CONNECTED,	/* struct origin_connect_res, fd if ok */
 	IMSG_SHUTDOWN,		/* no payload: stop accepting, drain, exit */
+	IMSG_ORIGIN_STATE,	/* struct origin_health: the master's view */
+	IMSG_LOG_VERBOSE,	/* int: the new verbosity */
+	IMSG_LOG_REOPEN,	/* no payload, fd: the reopened access log */
+	/* control client -> master */
+	IMSG_CTL_RELOAD,	/* no payload */
+	IMSG_CTL_SHOW,		/* enum ctl_show */
+	IMSG_CTL_LOG_VERBOSE,	/* int: 0 brief, 1 verbose */
+	IMSG_CTL_LOG_REOPEN,	/* no payload */
+	/* master -> control client */
+	IMSG_CTL_DATA,		/* part of a JSON document, text */
+	IMSG_CTL_OK,		/* no payload or a note: done */
+	IMSG_CTL_FAIL,		/* text: why not (may be sent in parts) */
+	IMSG_CTL_END,		/* no payload: the answer is whole */
+	/* master -> worker: TLS */
+	IMSG_CONF_TLS,		/* struct tls_material, then PEM bytes */
+	IMSG_TLS_TICKETS,	/* struct tls_tickets, also when rotated */
 	IMSG_MAX
+};
+
+enum tls_owner {
+	TLS_LISTENER,
+	TLS_VHOST
+};
+
+struct tls_material {
+	enum tls_owner		 owner;
+	int			 id;		/* listener or vhost id */
+	size_t			 certlen;	/* PEM chain, then the key */
+	size_t			 keylen;
+};
+
+#define TLS_TICKET_NAME		16
+#define TLS_TICKET_KEY		32
+struct tls_ticket_key {
+	unsigned char		 name[TLS_TICKET_NAME];
+	unsigned char		 aes[TLS_TICKET_KEY];
+	unsigned char		 hmac[TLS_TICKET_KEY];
+};
+
+/* Made by the master, the same in every worker, so resumption works
+ * whichever worker a client reaches; [0] encrypts, both decrypt. */
+struct tls_tickets {
+	struct tls_ticket_key	 keys[2];
 };
 
 struct worker_priv {
@@ -198,6 +259,15 @@ struct worker_priv {
 	gid_t			 gid;
 	int			 debug;
 	int			 verbose;
+	int			 nworkers;	/* of its generation */
+	int			 generation;
+};
+
+enum ctl_show {
+	CTL_SHOW_SUMMARY,
+	CTL_SHOW_ORIGINS,
+	CTL_SHOW_WORKERS,
+	CTL_SHOW_LISTENERS
 };
 
 struct origin_connect_req {
@@ -243,7 +313,7 @@ struct origin_health {
  * most IMSG_MAX_PAYLOAD bytes; one fd may travel with it.
  */
 #define IMSG_HEADER_SIZE	sizeof(struct imsg_hdr)
-#define IMSG_MAX_PAYLOAD	(16 * 1024)
+#define IMSG_MAX_PAYLOAD	(64 * 1024)	/* a certificate chain fits */
 #define IMSG_FLAG_FD		0x1
 
 struct imsg_hdr {

@@ -49,6 +49,7 @@
 
 #include "uxrp.h"
 #include "conf.h"
+#include "master.h"
 
 #define CONF_FILE_MAXSIZE	(16 * 1024 * 1024)
 #define CONF_TIMEOUT_MAX	86400
@@ -65,10 +66,10 @@
 
 static const char *const conf_keys_top[] = {
 	"user", "chroot", "workers", "access_log", "listen", "timeouts",
-	"limits", "vhosts", NULL
+	"limits", "vhosts", "control", "control_users", NULL
 };
 static const char *const conf_keys_listen[] = {
-	"address", "port", "path", "mode", NULL
+	"address", "port", "path", "mode", "tls", NULL
 };
 static const char *const conf_keys_timeouts[] = {
 	"connect", "request_header", "origin_response", "idle", "drain", NULL
@@ -77,10 +78,16 @@ static const char *const conf_keys_limits[] = {
 	"header_bytes", "uri_bytes", "request_body_bytes", NULL
 };
 static const char *const conf_keys_vhost[] = {
-	"names", "error_css", "mounts", NULL
+	"names", "error_css", "mounts", "tls", NULL
 };
 static const char *const conf_keys_mount[] = {
-	"mountpoint", "origin", "origin_path", NULL
+	"mountpoint", "origin", "origin_path", "check", NULL
+};
+static const char *const conf_keys_tls[] = {
+	"certificate", "key", NULL
+};
+static const char *const conf_keys_check[] = {
+	"path", "interval", "timeout", NULL
 };
 
 static int	 conf_urlpath(struct conf_ctx *, const char *, const char *,
@@ -119,6 +126,11 @@ static int	 conf_origin_add(struct conf_ctx *, const char *,
 		    struct origin_conf *);
 static void	 conf_origin_where(struct conf_ctx *, struct origin_conf *);
 static void	 conf_mount_insert(struct vhost_conf *, struct mount_conf *);
+static void	 conf_parse_control(struct conf_ctx *, json_t *);
+static void	 conf_parse_tls(struct conf_ctx *, json_t *, const char *,
+		    struct tls_files *);
+static int	 conf_parse_check(struct conf_ctx *, json_t *, const char *,
+		    int);
 
 struct uxrp_conf *
 conf_new(void)
@@ -132,6 +144,8 @@ conf_new(void)
 	TAILQ_INIT(&conf->origins);
 	(void)strlcpy(conf->user, UXRP_USER, sizeof(conf->user));
 	(void)strlcpy(conf->chroot, UXRP_CHROOT, sizeof(conf->chroot));
+	(void)strlcpy(conf->control, UXRP_CONTROL_SOCKET,
+	    sizeof(conf->control));
 	conf->timeouts.connect = UXRP_TMO_CONNECT;
 	conf->timeouts.request_header = UXRP_TMO_REQHEADER;
 	conf->timeouts.origin_response = UXRP_TMO_ORIGINRESP;
@@ -380,6 +394,7 @@ conf_parse_top(struct conf_ctx *ctx, json_t *root)
 			conf_parse_listener(ctx, v, i);
 	conf_parse_timeouts(ctx, root);
 	conf_parse_limits(ctx, root);
+	conf_parse_control(ctx, root);
 	if ((a = conf_array(ctx, root, "", "vhosts", 1)) != NULL)
 		json_array_foreach(a, i, v)
 			conf_parse_vhost(ctx, v, i);
@@ -502,6 +517,7 @@ conf_parse_listener(struct conf_ctx *ctx, json_t *o, size_t idx)
 		conf_err(ctx, path, "address or path required");
 		rc = -1;
 	}
+	conf_parse_tls(ctx, o, path, &l->tls);
 	if (rc == 0) {
 		TAILQ_FOREACH(ol, &conf->listeners, entry) {
 			if (ol->type == l->type &&
@@ -783,6 +799,8 @@ conf_parse_vhost(struct conf_ctx *ctx, json_t *o, size_t idx)
 		conf_err(ctx, kpath, "too long (max %zu bytes)",
 		    sizeof(vh->error_css) - 1);
 
+	conf_parse_tls(ctx, o, path, &vh->tls);
+
 	conf_path(apath, path, "mounts");
 	if ((a = conf_array(ctx, o, path, "mounts", 1)) != NULL) {
 		json_array_foreach(a, i, v) {
@@ -903,6 +921,12 @@ conf_parse_mount(struct conf_ctx *ctx, struct vhost_conf *vh,
 			ok = 0;
 		} else if (conf_urlpath(ctx, kpath, "", json_string_value(v),
 		    m->origin_path, &m->origin_path_len) == -1)
+			ok = 0;
+	}
+
+	if ((v = json_object_get(o, "check")) != NULL && ok) {
+		conf_path(kpath, path, "check");
+		if (conf_parse_check(ctx, v, kpath, m->origin_id) == -1)
 			ok = 0;
 	}
 
@@ -1255,6 +1279,123 @@ conf_origin_where(struct conf_ctx *ctx, struct origin_conf *o)
 		o->via_master = 1;
 }
 
+/*
+ * "control": the path of the control socket, null for none;
+ * "control_users": who besides root may use it, resolved now so that
+ * the check of a peer is a comparison of uids.
+ */
+static void
+conf_parse_control(struct conf_ctx *ctx, json_t *root)
+{
+	struct uxrp_conf	*conf = ctx->conf;
+	struct passwd		*pw;
+	char			 kpath[CONF_PATH_MAX];
+	json_t			*a, *v;
+	const char		*s;
+	size_t			 i;
+
+	if ((v = json_object_get(root, "control")) != NULL) {
+		conf->control_set = 1;
+		if (json_is_null(v))
+			conf->control[0] = '\0';
+		else if (!json_is_string(v))
+			conf_err(ctx, "control", "expected a string or null");
+		else if (conf_abspath(ctx, "control", json_string_value(v),
+		    conf->control, UXRP_SUN_PATH_MAX) == -1)
+			conf->control[0] = '\0';
+	}
+	if ((a = conf_array(ctx, root, "", "control_users", 0)) == NULL)
+		return;
+	json_array_foreach(a, i, v) {
+		conf_pathidx(kpath, "control_users", i);
+		if (!json_is_string(v)) {
+			conf_err(ctx, kpath, "expected a string");
+			continue;
+		}
+		if (i >= UXRP_CONTROL_USERS_MAX) {
+			conf_err(ctx, kpath, "too many users (max %d)",
+			    UXRP_CONTROL_USERS_MAX);
+			return;
+		}
+		s = json_string_value(v);
+		if ((pw = getpwnam(s)) == NULL) {
+			conf_err(ctx, kpath, "no such user \"%s\"", s);
+			continue;
+		}
+		conf->control_uids[conf->ncontrol_users++] = pw->pw_uid;
+	}
+}
+
+/*
+ * "check" of a mount: an active health check of its origin. Mounts
+ * share an origin, so two of them may not ask for different checks.
+ */
+static int
+conf_parse_check(struct conf_ctx *ctx, json_t *o, const char *path,
+    int origin_id)
+{
+	struct origin_conf	*oc;
+	char			 kpath[CONF_PATH_MAX];
+	char			 cpath[UXRP_URLPATH_MAX];
+	size_t			 cpathlen;
+	json_int_t		 n;
+	json_t			*v;
+	int			 interval = 5, timeout = 2, ok = 1;
+
+	if (!json_is_object(o)) {
+		conf_err(ctx, path, "expected an object");
+		return (-1);
+	}
+	conf_keys(ctx, o, path, conf_keys_check);
+	conf_path(kpath, path, "path");
+	if ((v = json_object_get(o, "path")) == NULL) {
+		conf_missing(ctx, path, "path");
+		ok = 0;
+	} else if (!json_is_string(v)) {
+		conf_err(ctx, kpath, "expected a string");
+		ok = 0;
+	} else if (conf_urlpath(ctx, kpath, "", json_string_value(v), cpath,
+	    &cpathlen) == -1)
+		ok = 0;
+	switch (conf_int(ctx, o, path, "interval", 1, CONF_TIMEOUT_MAX, &n)) {
+	case 1:
+		interval = n;
+		break;
+	case -1:
+		ok = 0;
+		break;
+	}
+	switch (conf_int(ctx, o, path, "timeout", 1, CONF_TIMEOUT_MAX, &n)) {
+	case 1:
+		timeout = n;
+		break;
+	case -1:
+		ok = 0;
+		break;
+	}
+	if (ok && timeout > interval) {
+		conf_path(kpath, path, "timeout");
+		conf_err(ctx, kpath, "must not be longer than the interval");
+		ok = 0;
+	}
+	if (!ok || (oc = conf_origin(ctx->conf, origin_id)) == NULL)
+		return (-1);
+	if (oc->check_interval != 0) {
+		if (strcmp(oc->check_path, cpath) != 0 ||
+		    oc->check_interval != interval ||
+		    oc->check_timeout != timeout) {
+			conf_err(ctx, path, "origin %s already has a "
+			    "different check", oc->name);
+			return (-1);
+		}
+		return (0);
+	}
+	memcpy(oc->check_path, cpath, cpathlen + 1);
+	oc->check_interval = interval;
+	oc->check_timeout = timeout;
+	return (0);
+}
+
 /* For uxrpd -n: how each listener and origin is reached, each vhost. */
 void
 conf_report(const struct uxrp_conf *conf, FILE *fp)
@@ -1303,7 +1444,12 @@ conf_report(const struct uxrp_conf *conf, FILE *fp)
 			fprintf(fp, "tcp %s, connected by the worker\n", addr);
 			break;
 		}
+		if (o->check_interval > 0)
+			fprintf(fp, "origin %d %s: checked with GET %s every "
+			    "%ds, timeout %ds\n", o->id, o->name, o->check_path,
+			    o->check_interval, o->check_timeout);
 	}
+
 	TAILQ_FOREACH(vh, &conf->vhosts, entry) {
 		fprintf(fp, "vhost %d", vh->id);
 		TAILQ_FOREACH(vn, &vh->names, entry)
@@ -1321,4 +1467,50 @@ conf_report(const struct uxrp_conf *conf, FILE *fp)
 		}
 		fprintf(fp, "\n");
 	}
+}
+
+/*
+ * "tls": { "certificate": "/path/chain.pem", "key": "/path/key.pem" }
+ * under a listener (its default certificate) or a vhost (chosen by
+ * SNI). Both files must load and belong together.
+ */
+static void
+conf_parse_tls(struct conf_ctx *ctx, json_t *parent, const char *ppath,
+    struct tls_files *f)
+{
+	json_t		*o, *v;
+	char		 path[CONF_PATH_MAX], kpath[CONF_PATH_MAX];
+	char		 err[512];
+	const char	*key;
+	int		 bad = 0, i;
+	static const char *const keys[] = { "certificate", "key" };
+
+	if ((o = json_object_get(parent, "tls")) == NULL)
+		return;
+	conf_path(path, ppath, "tls");
+	if (!json_is_object(o)) {
+		conf_err(ctx, path, "expected an object");
+		return;
+	}
+	conf_keys(ctx, o, path, conf_keys_tls);
+	for (i = 0; i < 2; i++) {
+		key = keys[i];
+		conf_path(kpath, path, key);
+		if ((v = json_object_get(o, key)) == NULL) {
+			conf_missing(ctx, path, key);
+			bad = 1;
+		} else if (!json_is_string(v)) {
+			conf_err(ctx, kpath, "expected a string");
+			bad = 1;
+		} else if (conf_abspath(ctx, kpath, json_string_value(v),
+		    i == 0 ? f->certificate : f->key, sizeof(f->key)) == -1)
+			bad = 1;
+	}
+	if (bad)
+		return;
+	if (tls_check_files(f, err, sizeof(err)) == -1) {
+		conf_err(ctx, path, "%s", err);
+		return;
+	}
+	f->enabled = 1;
 }

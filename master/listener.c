@@ -27,6 +27,8 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -177,6 +179,94 @@ listener_close_all(struct uxrp_conf *conf, int unlink_files)
 		l->fd = -1;
 		if (unlink_files && l->type == LISTENER_UNIX &&
 		    unlink(l->path) == -1 && errno != ENOENT)
+			log_warn("unlink %s", l->path);
+	}
+}
+
+static int
+listener_same(const struct listener_conf *a, const struct listener_conf *b)
+{
+	if (a->type != b->type)
+		return (0);
+	if (a->type == LISTENER_UNIX)
+		return (strcmp(a->path, b->path) == 0);
+	return (a->addrlen == b->addrlen &&
+	    memcmp(&a->addr, &b->addr, a->addrlen) == 0);
+}
+
+static struct listener_conf *
+listener_find(const struct uxrp_conf *conf, const struct listener_conf *l)
+{
+	struct listener_conf	*ol;
+
+	TAILQ_FOREACH(ol, &conf->listeners, entry)
+		if (ol->fd != -1 && listener_same(ol, l))
+			return (ol);
+	return (NULL);
+}
+
+/*
+ * Reload: the listeners of conf that cur has already are shared, never
+ * closed and bound again, so no connection is refused meanwhile; the
+ * others are bound now. On failure nothing of conf stays bound.
+ */
+int
+listener_adopt(struct uxrp_conf *cur, struct uxrp_conf *conf, FILE *diag)
+{
+	struct listener_conf	*l, *ol;
+	int			 r;
+
+	TAILQ_FOREACH(l, &conf->listeners, entry) {
+		if ((ol = listener_find(cur, l)) != NULL) {
+			if ((l->fd = fcntl(ol->fd, F_DUPFD_CLOEXEC, 0)) ==
+			    -1) {
+				fprintf(diag, "listener %s: dup: %s\n",
+				    l->name, strerror(errno));
+				goto fail;
+			}
+			if (l->type == LISTENER_UNIX && l->mode != ol->mode &&
+			    chmod(l->path, l->mode) == -1)
+				log_warn("listener %s: chmod", l->name);
+			continue;
+		}
+		if (l->type == LISTENER_UNIX)
+			r = listener_bind_unix(l);
+		else
+			r = listener_bind_tcp(l);
+		if (r == -1) {
+			fprintf(diag, "%s: listener %s: cannot bind: %s\n",
+			    conf->file, l->name, strerror(errno));
+			goto fail;
+		}
+		log_info("listening on %s", l->name);
+	}
+	return (0);
+ fail:
+	listener_retire(conf, cur);
+	return (-1);
+}
+
+/*
+ * The descriptors of gone are closed; a socket file goes too unless
+ * keep still listens on it.
+ */
+void
+listener_retire(struct uxrp_conf *gone, const struct uxrp_conf *keep)
+{
+	struct listener_conf	*l;
+	int			 shared;
+
+	TAILQ_FOREACH(l, &gone->listeners, entry) {
+		if (l->fd == -1)
+			continue;
+		shared = listener_find(keep, l) != NULL;
+		close(l->fd);
+		l->fd = -1;
+		if (shared)
+			continue;
+		log_info("listener %s closed", l->name);
+		if (l->type == LISTENER_UNIX && unlink(l->path) == -1 &&
+		    errno != ENOENT)
 			log_warn("unlink %s", l->path);
 	}
 }

@@ -41,12 +41,15 @@
 #define POOL_IDLE_MAX		64	/* idle connections per origin */
 #define POOL_RETRY_MIN_MS	5
 #define POOL_RETRY_MAX_MS	200
+#define POOL_HOLD_MS		2000	/* fail fast this long, then probe */
 
 struct pool {
 	struct origin_conf		*origin;
 	TAILQ_HEAD(, origin_conn)	 idle;
 	int				 nidle;
 	enum origin_state		 state;
+	int				 fail_fast;	/* known down */
+	struct timeval			 probe_at;	/* next request tries */
 	int				 inflight;
 	uint64_t			 requests;
 	uint64_t			 failures;
@@ -99,13 +102,62 @@ pool_origin(struct pool *p)
 	return (p->origin);
 }
 
+static void
+pool_hold(struct pool *p)
+{
+	struct timeval	 now, hold = { POOL_HOLD_MS / 1000,
+			    (POOL_HOLD_MS % 1000) * 1000 };
+
+	event_base_gettimeofday_cached(worker->base, &now);
+	timeradd(&now, &hold, &p->probe_at);
+}
+
 void
 pool_mark(struct pool *p, enum origin_state state, const char *cause)
 {
+	if (state == ORIGIN_STATE_DOWN) {
+		p->fail_fast = 1;
+		pool_hold(p);
+	} else
+		p->fail_fast = 0;
 	if (p->state == state)
 		return;
 	p->state = state;
 	worker_send_health(p->origin->id, state, cause);
+}
+
+/*
+ * What the master says, from the reports of all workers: this one
+ * takes it as its own, so that its next finding is news only when it
+ * differs.
+ */
+void
+pool_set_state(struct pool *p, enum origin_state state)
+{
+	if (state == ORIGIN_STATE_DOWN && !p->fail_fast) {
+		p->fail_fast = 1;
+		pool_hold(p);
+	} else if (state != ORIGIN_STATE_DOWN)
+		p->fail_fast = 0;
+	p->state = state;
+}
+
+/*
+ * An origin known down is answered at once, but once per hold-down a
+ * request goes through: its connect is the probe that finds it up.
+ */
+static int
+pool_fail_fast(struct pool *p)
+{
+	struct timeval	 now;
+
+	if (!p->fail_fast)
+		return (0);
+	event_base_gettimeofday_cached(worker->base, &now);
+	if (timercmp(&now, &p->probe_at, <))
+		return (1);
+	pool_hold(p);
+	return (0);
 }
 
 static const char *
@@ -228,7 +280,7 @@ pool_retry(struct pool_connect *pc, int error)
 		pool_fail(pc, ENOMEM);
 }
 
-static socklen_t
+socklen_t
 pool_sockaddr(const struct origin_conf *o, struct sockaddr_storage *ss)
 {
 	struct sockaddr_un	*sun = (struct sockaddr_un *)ss;
@@ -382,6 +434,10 @@ pool_get(struct pool *p, struct exchange *ex, uint32_t reqid, int fresh)
 	struct pool_connect	*pc;
 	struct timeval		 now, tmo;
 
+	if (pool_fail_fast(p)) {
+		proxy_origin_ready(ex, NULL, ECONNREFUSED, "origin-down");
+		return (0);
+	}
 	if (!fresh && (oc = TAILQ_FIRST(&p->idle)) != NULL) {
 		TAILQ_REMOVE(&p->idle, oc, entry);
 		oc->idle = 0;

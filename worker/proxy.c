@@ -15,18 +15,16 @@
  */
 
 /*
- * HTTP/1.1 proxying: a client connection reads one request head at a
- * time, routes it, and runs one exchange with an origin connection.
- * Bodies move in both directions only as fast as the other side takes
- * them: a side is read only while the other's output is below
- * PROXY_HIGH_WATER.
+ * One exchange: a routed request goes to an origin connection as
+ * HTTP/1.1 and its response comes back to the front it came from (an
+ * HTTP/1.1 connection or an HTTP/2 stream). Bodies move in both
+ * directions only as fast as the other side takes them: a side is read
+ * only while the other's buffer is below PROXY_HIGH_WATER.
  */
 
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -43,150 +41,30 @@
 
 #define CLIENT_STATUS_GONE	499	/* logged when the client left */
 
-enum client_state {
-	CS_HEAD,	/* waiting for or reading a request head */
-	CS_BUSY,	/* an exchange runs */
-	CS_LINGER	/* answered; draining input before close */
-};
-
-struct client {
-	TAILQ_ENTRY(client)	 entry;
-	struct bufferevent	*bev;
-	int			 family;
-	char			 addr[INET6_ADDRSTRLEN + 8];
-	enum client_state	 state;
-	size_t			 scan_off;
-	int			 head_started;
-	int			 close_after;
-	struct exchange		*ex;
-	struct event		*timer;
-};
-
-struct exchange {
-	struct client		*c;
-	uint32_t		 id;
-	struct timeval		 start;
-	char			*head;		/* the request head, copied */
-	size_t			 reqline_len;
-	struct http_request	 req;
-	const struct vhost_conf	*vhost;
-	const struct mount_conf	*mount;
-	struct pool		*pool;
-	struct origin_conn	*oc;
-	int			 reused;	/* oc came from the pool */
-	int			 retried;
-	struct evbuffer		*reqhead;	/* what the origin gets */
-	int			 has_reqbody;
-	struct body_pump	 reqbody;
-	int			 req_sent;
-	size_t			 resp_scan;
-	int			 resp_any;	/* origin sent a byte */
-	int			 resp_head_done;
-	int			 resp_body;	/* enum http_body */
-	struct body_pump	 respbody;
-	int			 resp_started;	/* bytes went to client */
-	int			 origin_reusable;
-	int			 origin_eof;
-	int			 counted;	/* in its pool's in-flight count */
-	int			 status;
-	const char		*cause;
-	struct event		*resp_timer;
-};
-
-static void	client_read_cb(struct bufferevent *, void *);
-static void	client_write_cb(struct bufferevent *, void *);
-static void	client_event_cb(struct bufferevent *, short, void *);
-static void	client_timer_cb(evutil_socket_t, short, void *);
-static void	client_free(struct client *);
-static void	client_read_head(struct client *);
-static void	client_next(struct client *);
-static void	client_close_when_flushed(struct client *);
 static void	origin_read_cb(struct bufferevent *, void *);
 static void	origin_write_cb(struct bufferevent *, void *);
 static void	origin_event_cb(struct bufferevent *, short, void *);
 static void	exchange_resp_timeout(evutil_socket_t, short, void *);
-static void	exchange_finish(struct exchange *);
-static void	exchange_fail(struct exchange *, int, const char *);
-static void	exchange_abort(struct exchange *, const char *);
+static void	exchange_end(struct exchange *, enum front_end);
 static void	proxy_pump_request(struct exchange *);
 static void	proxy_pump_response(struct exchange *);
-static void	proxy_drain_timeout(evutil_socket_t, short, void *);
 
-static void
-client_timer_set(struct client *c, int secs)
+struct exchange *
+exchange_new(const struct front_ops *ops, void *front, const char *addr,
+    int family, int tls)
 {
-	struct timeval	 tv = { secs, 0 };
+	struct exchange	*ex;
 
-	evtimer_add(c->timer, &tv);
-}
-
-void
-proxy_accept(int fd, struct sockaddr *sa, socklen_t salen,
-    struct wlistener *wl)
-{
-	struct client	*c;
-	const void	*ip;
-
-	(void)wl;
-	if (worker->shutting_down || (c = calloc(1, sizeof(*c))) == NULL) {
-		close(fd);
-		return;
-	}
-	c->family = sa->sa_family;
-	switch (sa->sa_family) {
-	case AF_INET:
-		ip = &((struct sockaddr_in *)sa)->sin_addr;
-		break;
-	case AF_INET6:
-		ip = &((struct sockaddr_in6 *)sa)->sin6_addr;
-		break;
-	default:
-		ip = NULL;
-		break;
-	}
-	(void)salen;
-	if (ip == NULL || inet_ntop(sa->sa_family, ip, c->addr,
-	    sizeof(c->addr)) == NULL)
-		strlcpy(c->addr, "unix", sizeof(c->addr));
-	c->bev = bufferevent_socket_new(worker->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE);
-	c->timer = evtimer_new(worker->base, client_timer_cb, c);
-	if (c->bev == NULL || c->timer == NULL) {
-		if (c->bev != NULL)
-			bufferevent_free(c->bev);
-		else
-			close(fd);
-		if (c->timer != NULL)
-			event_free(c->timer);
-		free(c);
-		return;
-	}
-	bufferevent_setcb(c->bev, client_read_cb, client_write_cb,
-	    client_event_cb, c);
-	bufferevent_setwatermark(c->bev, EV_READ, 0,
-	    worker->conf->limits.header_bytes + PROXY_HIGH_WATER);
-	bufferevent_setwatermark(c->bev, EV_WRITE, PROXY_LOW_WATER, 0);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	TAILQ_INSERT_TAIL(&worker->clients, c, entry);
-	worker->nclients++;
-	c->state = CS_HEAD;
-	client_timer_set(c, worker->conf->timeouts.request_header);
-}
-
-static void
-client_free(struct client *c)
-{
-	if (c->ex != NULL)
-		exchange_abort(c->ex, "client-closed");
-	bufferevent_free(c->bev);
-	event_free(c->timer);
-	TAILQ_REMOVE(&worker->clients, c, entry);
-	worker->nclients--;
-	free(c);
-	if (worker->shutting_down && worker->nclients == 0) {
-		log_debug("drained, exiting");
-		exit(0);
-	}
+	if ((ex = calloc(1, sizeof(*ex))) == NULL)
+		return (NULL);
+	ex->ops = ops;
+	ex->front = front;
+	ex->client_addr = addr;
+	ex->client_family = family;
+	ex->tls = tls;
+	ex->id = ++worker->next_id;
+	gettimeofday(&ex->start, NULL);
+	return (ex);
 }
 
 static void
@@ -197,8 +75,6 @@ exchange_free(struct exchange *ex)
 	if (ex->reqhead != NULL)
 		evbuffer_free(ex->reqhead);
 	free(ex->head);
-	if (ex->c != NULL)
-		ex->c->ex = NULL;
 	free(ex);
 }
 
@@ -208,7 +84,6 @@ exchange_log(struct exchange *ex)
 	struct timeval		 now;
 	struct origin_conf	*o = ex->pool != NULL ?
 				    pool_origin(ex->pool) : NULL;
-	uint64_t		 bytes = ex->respbody.total;
 
 	worker->requests++;
 	if (ex->status >= 500 || ex->status == CLIENT_STATUS_GONE)
@@ -220,9 +95,9 @@ exchange_log(struct exchange *ex)
 		    strcmp(ex->cause, "connect-timeout") == 0));
 	}
 	gettimeofday(&now, NULL);
-	accesslog_write(ex->c->addr, &ex->start,
-	    ex->head != NULL ? ex->head : NULL, ex->reqline_len, ex->status,
-	    bytes, &now, o != NULL ? o->name : NULL, ex->cause);
+	accesslog_write(ex->client_addr, &ex->start, ex->head,
+	    ex->reqline_len, ex->status, ex->respbody.total, &now,
+	    o != NULL ? o->name : NULL, ex->cause);
 }
 
 /* Drop the origin side: a connection in mid-exchange is never pooled. */
@@ -238,208 +113,79 @@ exchange_drop_origin(struct exchange *ex)
 		evtimer_del(ex->resp_timer);
 }
 
-/* The client is gone, or the exchange cannot go on. */
+/* The end: log, tell the front, free. */
 static void
-exchange_abort(struct exchange *ex, const char *cause)
+exchange_end(struct exchange *ex, enum front_end how)
 {
-	struct client	*c = ex->c;
+	if (how == FRONT_ABORT) {
+		exchange_drop_origin(ex);
+		if (ex->status == 0)
+			ex->status = CLIENT_STATUS_GONE;
+	}
+	exchange_log(ex);
+	ex->ops->done(ex->front, how);
+	exchange_free(ex);
+}
 
+/* The front is gone (connection closed, stream reset). */
+void
+exchange_client_gone(struct exchange *ex, const char *cause)
+{
 	exchange_drop_origin(ex);
 	if (ex->cause == NULL)
 		ex->cause = cause;
 	if (ex->status == 0)
 		ex->status = CLIENT_STATUS_GONE;
 	exchange_log(ex);
-	c->ex = NULL;
-	ex->c = NULL;
 	exchange_free(ex);
+}
+
+/* Cut short after the response began: the front must not see an end. */
+static void
+exchange_abort(struct exchange *ex, const char *cause)
+{
+	if (ex->cause == NULL)
+		ex->cause = cause;
+	exchange_end(ex, FRONT_ABORT);
 }
 
 /* An answer of our own, before any response byte went out. */
-static void
+void
 exchange_fail(struct exchange *ex, int status, const char *cause)
 {
-	struct client	*c = ex->c;
-	const char	*css = ex->vhost != NULL ? ex->vhost->error_css : NULL;
-
 	exchange_drop_origin(ex);
 	ex->status = status;
 	ex->cause = cause;
-	response_error(bufferevent_get_output(c->bev), status, css,
-	    ex->req.is_head, 0);
-	exchange_log(ex);
-	exchange_free(ex);
-	c->close_after = 1;
-	client_close_when_flushed(c);
+	ex->close_after = 1;
+	ex->ops->local(ex->front, ex, NULL, 0);
+	exchange_end(ex, FRONT_CLOSE);
 }
 
-/* A request that failed before it became an exchange. */
 static void
-client_fail(struct client *c, int status, const char *cause)
+exchange_finish(struct exchange *ex)
 {
-	struct exchange	*ex;
-	struct timeval	 now;
-
-	if ((ex = calloc(1, sizeof(*ex))) == NULL) {
-		client_free(c);
-		return;
+	if (ex->oc != NULL) {
+		bufferevent_setcb(ex->oc->bev, NULL, NULL, NULL, NULL);
+		if (ex->origin_reusable && ex->req_sent)
+			pool_put(ex->oc);
+		else
+			pool_close(ex->oc);
+		ex->oc = NULL;
 	}
-	gettimeofday(&now, NULL);
-	ex->start = now;
-	ex->c = c;
-	c->ex = ex;
-	c->state = CS_BUSY;
-	exchange_fail(ex, status, cause);
-}
-
-static void
-client_linger_read(struct client *c)
-{
-	struct evbuffer	*in = bufferevent_get_input(c->bev);
-
-	evbuffer_drain(in, evbuffer_get_length(in));
-}
-
-/*
- * Close politely: after the answer is written, shut down our side and
- * drain what the client still sends for a moment, so that its unread
- * bytes do not turn our answer into a reset.
- */
-static void
-client_close_when_flushed(struct client *c)
-{
-	c->state = CS_LINGER;
-	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	bufferevent_set_timeouts(c->bev, NULL, NULL);
-	client_linger_read(c);
-	bufferevent_enable(c->bev, EV_READ);
-	client_timer_set(c, LINGER_SECS + worker->conf->timeouts.idle);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-		client_write_cb(c->bev, c);
-}
-
-static void
-client_timer_cb(evutil_socket_t fd, short events, void *arg)
-{
-	struct client	*c = arg;
-
-	(void)fd;
-	(void)events;
-	switch (c->state) {
-	case CS_HEAD:
-		if (c->head_started) {
-			client_fail(c, 408, "request-timeout");
-			return;
-		}
-		client_free(c);
-		return;
-	case CS_LINGER:
-	case CS_BUSY:
-	default:
-		client_free(c);
-		return;
-	}
-}
-
-static void
-client_read_cb(struct bufferevent *bev, void *arg)
-{
-	struct client	*c = arg;
-
-	(void)bev;
-	switch (c->state) {
-	case CS_HEAD:
-		client_read_head(c);
-		break;
-	case CS_BUSY:
-		if (c->ex != NULL && c->ex->has_reqbody && c->ex->oc != NULL)
-			proxy_pump_request(c->ex);
-		break;
-	case CS_LINGER:
-		client_linger_read(c);
-		break;
-	}
-}
-
-static void
-client_write_cb(struct bufferevent *bev, void *arg)
-{
-	struct client	*c = arg;
-	int		 fd;
-
-	switch (c->state) {
-	case CS_BUSY:
-		if (c->ex != NULL && c->ex->resp_head_done &&
-		    c->ex->oc != NULL) {
-			bufferevent_enable(c->ex->oc->bev, EV_READ);
-			proxy_pump_response(c->ex);
-		}
-		break;
-	case CS_LINGER:
-		if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
-			break;
-		fd = bufferevent_getfd(bev);
-		if (shutdown(fd, SHUT_WR) == -1) {
-			client_free(c);
-			return;
-		}
-		client_timer_set(c, LINGER_SECS);
-		break;
-	case CS_HEAD:
-		break;
-	}
-}
-
-static void
-client_event_cb(struct bufferevent *bev, short events, void *arg)
-{
-	struct client	*c = arg;
-	struct exchange	*ex = c->ex;
-
-	(void)bev;
-	/* A client that only half-closed still gets its answer. */
-	if (c->state == CS_BUSY && ex != NULL && (events & BEV_EVENT_EOF) &&
-	    (events & BEV_EVENT_READING) &&
-	    (!ex->has_reqbody || ex->reqbody.done)) {
-		c->close_after = 1;
-		bufferevent_disable(c->bev, EV_READ);
-		return;
-	}
-	/* A body cut short is aborted: the origin never sees its end. */
-	client_free(c);
-}
-
-/*
- * 414 when the request line alone is too long, 431 when the header
- * block is.
- */
-static int
-client_head_too_large(struct client *c, const char *p, size_t len)
-{
-	const char	*nl;
-
-	nl = memchr(p, '\n', len);
-	if (nl == NULL || (size_t)(nl - p) > worker->conf->limits.uri_bytes +
-	    32)
-		return (414);
-	(void)c;
-	return (431);
-}
-
-static int
-client_keepalive(const struct http_request *req)
-{
-	return (req->minor == 1 && !req->conn_close);
+	if (ex->has_reqbody && !ex->reqbody.done)
+		/* The rest of the body is unread: no next request. */
+		ex->close_after = 1;
+	exchange_end(ex, FRONT_COMPLETE);
 }
 
 static void
 proxy_request_head(struct exchange *ex, const char *target, size_t targetlen)
 {
 	struct http_request	*req = &ex->req;
-	struct client		*c = ex->c;
 	struct evbuffer		*h = ex->reqhead;
 	const struct http_field	*f;
 	const char		*host = req->host;
+	const char		*proto = ex->tls ? "https" : "http";
 	size_t			 hostlen = req->hostlen;
 	struct vhost_name	*vn;
 	int			 i;
@@ -466,18 +212,20 @@ proxy_request_head(struct exchange *ex, const char *target, size_t targetlen)
 		evbuffer_add_printf(h, "%.*s: %.*s\r\n", (int)f->namelen,
 		    f->name, (int)f->valuelen, f->value);
 	}
-	if (c->family == AF_INET || c->family == AF_INET6)
-		evbuffer_add_printf(h, "X-Forwarded-For: %s\r\n", c->addr);
-	evbuffer_add_printf(h, "X-Forwarded-Proto: http\r\n"
-	    "X-Forwarded-Host: %.*s\r\n", (int)hostlen, host);
-	if (c->family == AF_INET)
-		evbuffer_add_printf(h, "Forwarded: for=%s", c->addr);
-	else if (c->family == AF_INET6)
-		evbuffer_add_printf(h, "Forwarded: for=\"[%s]\"", c->addr);
+	if (ex->client_family == AF_INET || ex->client_family == AF_INET6)
+		evbuffer_add_printf(h, "X-Forwarded-For: %s\r\n",
+		    ex->client_addr);
+	evbuffer_add_printf(h, "X-Forwarded-Proto: %s\r\n"
+	    "X-Forwarded-Host: %.*s\r\n", proto, (int)hostlen, host);
+	if (ex->client_family == AF_INET)
+		evbuffer_add_printf(h, "Forwarded: for=%s", ex->client_addr);
+	else if (ex->client_family == AF_INET6)
+		evbuffer_add_printf(h, "Forwarded: for=\"[%s]\"",
+		    ex->client_addr);
 	else
 		evbuffer_add_printf(h, "Forwarded: for=unknown");
-	evbuffer_add_printf(h, ";host=\"%.*s\";proto=http\r\n", (int)hostlen,
-	    host);
+	evbuffer_add_printf(h, ";host=\"%.*s\";proto=%s\r\n", (int)hostlen,
+	    host, proto);
 	if (req->chunked)
 		evbuffer_add_printf(h, "Transfer-Encoding: chunked\r\n");
 	else if (req->content_length >= 0)
@@ -500,18 +248,16 @@ proxy_idempotent(const struct http_request *req)
 	return (0);
 }
 
-static void
-proxy_request(struct exchange *ex)
+/* ex->req is parsed: route it and find it an origin connection. */
+void
+exchange_start(struct exchange *ex)
 {
-	struct client		*c = ex->c;
 	struct http_request	*req = &ex->req;
-	struct evbuffer		*out = bufferevent_get_output(c->bev);
 	const char		*q;
 	char			 target[UXRP_URLPATH_MAX * 2 + 8192];
 	int			 n, redirect;
 	uint64_t		 limit = worker->conf->limits.request_body_bytes;
 
-	c->close_after = !client_keepalive(req);
 	if (req->form == TARGET_AUTHORITY) {
 		exchange_fail(ex, 501, "bad-request");
 		return;
@@ -520,10 +266,8 @@ proxy_request(struct exchange *ex)
 	if (req->form == TARGET_ASTERISK) {
 		/* OPTIONS * asks about the server, which is this proxy. */
 		ex->status = 200;
-		evbuffer_add_printf(out, "HTTP/1.1 200 OK\r\n"
-		    "Content-Length: 0\r\n%s\r\n",
-		    c->close_after ? "Connection: close\r\n" : "");
-		exchange_finish(ex);
+		ex->ops->local(ex->front, ex, NULL, 0);
+		exchange_end(ex, FRONT_COMPLETE);
 		return;
 	}
 	if (http_path_check(req->path, req->pathlen) == -1) {
@@ -539,11 +283,9 @@ proxy_request(struct exchange *ex)
 	if (redirect) {
 		q = memchr(req->path, '?', req->pathlen);
 		ex->status = 301;
-		response_redirect(out, req->path, q != NULL ?
-		    (size_t)(q - req->path) : req->pathlen, q != NULL ? q : "",
-		    q != NULL ? req->pathlen - (q - req->path) : 0,
-		    !c->close_after);
-		exchange_finish(ex);
+		ex->ops->local(ex->front, ex, req->path, q != NULL ?
+		    (size_t)(q - req->path) : req->pathlen);
+		exchange_end(ex, FRONT_COMPLETE);
 		return;
 	}
 	if (limit != 0 && req->content_length > 0 &&
@@ -562,10 +304,19 @@ proxy_request(struct exchange *ex)
 		exchange_fail(ex, 500, "worker-error");
 		return;
 	}
-	proxy_request_head(ex, target, n);
-	pool_count_start(ex->pool);
-	ex->counted = 1;
-	if (req->chunked) {
+	if (ex->req_raw) {
+		/* HTTP/2: DATA frames until END_STREAM. */
+		if (req->content_length > 0) {
+			ex->has_reqbody = 1;
+			body_init(&ex->reqbody, BIN_LENGTH,
+			    req->content_length, 0, limit, 0);
+		} else if (req->content_length < 0 &&
+		    !ex->ops->req_ended(ex->front)) {
+			ex->has_reqbody = 1;
+			req->chunked = 1;
+			body_init(&ex->reqbody, BIN_CLOSE, 0, 1, limit, 0);
+		}
+	} else if (req->chunked) {
 		ex->has_reqbody = 1;
 		body_init(&ex->reqbody, BIN_CHUNKED, 0, 1, limit,
 		    worker->conf->limits.header_bytes);
@@ -574,104 +325,10 @@ proxy_request(struct exchange *ex)
 		body_init(&ex->reqbody, BIN_LENGTH, req->content_length, 0,
 		    limit, 0);
 	}
+	proxy_request_head(ex, target, n);
+	pool_count_start(ex->pool);
+	ex->counted = 1;
 	pool_get(ex->pool, ex, ex->id, 0);
-}
-
-static void
-client_read_head(struct client *c)
-{
-	struct evbuffer	*in = bufferevent_get_input(c->bev);
-	struct exchange	*ex;
-	size_t		 len, n, max = worker->conf->limits.header_bytes;
-	unsigned char	*p;
-	ssize_t		 r;
-	int		 status;
-
-	if ((len = evbuffer_get_length(in)) == 0)
-		return;
-	if (!c->head_started) {
-		c->head_started = 1;
-		client_timer_set(c, worker->conf->timeouts.request_header);
-	}
-	n = len < max ? len : max;
-	if ((p = evbuffer_pullup(in, n)) == NULL) {
-		client_free(c);
-		return;
-	}
-	r = h1_head_end((const char *)p, n, &c->scan_off);
-	if (r == -1) {
-		client_fail(c, 400, "bad-request");
-		return;
-	}
-	if (r == 0) {
-		if (len >= max)
-			client_fail(c, client_head_too_large(c,
-			    (const char *)p, n), "bad-request");
-		return;
-	}
-	if ((ex = calloc(1, sizeof(*ex))) == NULL ||
-	    (ex->head = malloc(r)) == NULL) {
-		free(ex);
-		client_free(c);
-		return;
-	}
-	gettimeofday(&ex->start, NULL);
-	memcpy(ex->head, p, r);
-	evbuffer_drain(in, r);
-	ex->c = c;
-	ex->id = ++worker->next_id;
-	c->ex = ex;
-	c->state = CS_BUSY;
-	c->scan_off = 0;
-	c->head_started = 0;
-	evtimer_del(c->timer);
-	p = memchr(ex->head, '\r', r);
-	ex->reqline_len = p != NULL ? (size_t)(p - (unsigned char *)ex->head) :
-	    0;
-	if (h1_request_parse(ex->head, r, worker->conf->limits.uri_bytes,
-	    &ex->req, &status) == -1) {
-		exchange_fail(ex, status, "bad-request");
-		return;
-	}
-	proxy_request(ex);
-}
-
-/* Back to reading the next request, or closing. */
-static void
-client_next(struct client *c)
-{
-	if (c->close_after || worker->shutting_down) {
-		client_close_when_flushed(c);
-		return;
-	}
-	c->state = CS_HEAD;
-	bufferevent_set_timeouts(c->bev, NULL, NULL);
-	bufferevent_enable(c->bev, EV_READ);
-	client_timer_set(c, worker->conf->timeouts.idle);
-	/* Pipelined requests: later, not from deep inside this one. */
-	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
-		bufferevent_trigger(c->bev, EV_READ, BEV_OPT_DEFER_CALLBACKS);
-}
-
-static void
-exchange_finish(struct exchange *ex)
-{
-	struct client	*c = ex->c;
-
-	if (ex->oc != NULL) {
-		bufferevent_setcb(ex->oc->bev, NULL, NULL, NULL, NULL);
-		if (ex->origin_reusable && ex->req_sent)
-			pool_put(ex->oc);
-		else
-			pool_close(ex->oc);
-		ex->oc = NULL;
-	}
-	if (ex->has_reqbody && !ex->reqbody.done)
-		/* The rest of the body is unread: no next request. */
-		c->close_after = 1;
-	exchange_log(ex);
-	exchange_free(ex);
-	client_next(c);
 }
 
 void
@@ -701,53 +358,53 @@ proxy_origin_ready(struct exchange *ex, struct origin_conn *oc, int error,
 		exchange_fail(ex, 500, "worker-error");
 		return;
 	}
-	tv.tv_sec = worker->conf->timeouts.origin_response;
-	tv.tv_usec = 0;
 	if (!ex->has_reqbody) {
 		ex->req_sent = 1;
+		tv.tv_sec = worker->conf->timeouts.origin_response;
+		tv.tv_usec = 0;
 		evtimer_add(ex->resp_timer, &tv);
-	} else {
-		/* An upload is timed by its own progress. */
-		tv.tv_sec = worker->conf->timeouts.request_header;
-		bufferevent_set_timeouts(ex->c->bev, &tv, NULL);
+	} else
 		proxy_pump_request(ex);
-	}
 }
 
 static void
 proxy_pump_request(struct exchange *ex)
 {
-	struct client	*c = ex->c;
+	struct evbuffer	*in = ex->ops->req_body(ex->front);
 	struct evbuffer	*out = bufferevent_get_output(ex->oc->bev);
-	size_t		 used = evbuffer_get_length(out), budget;
+	size_t		 used = evbuffer_get_length(out), before;
 	struct timeval	 tv;
+	enum pump_result r;
 
-	if (ex->reqbody.done)
+	if (ex->reqbody.done || ex->origin_wfail)
 		return;
 	if (used >= PROXY_HIGH_WATER) {
-		bufferevent_disable(c->bev, EV_READ);
+		ex->ops->req_consumed(ex->front, 0, 1);
 		return;
 	}
-	budget = PROXY_HIGH_WATER - used;
-	switch (body_pump(&ex->reqbody, bufferevent_get_input(c->bev), out,
-	    budget)) {
+	before = evbuffer_get_length(in);
+	r = body_pump(&ex->reqbody, in, out, PROXY_HIGH_WATER - used);
+	if (r == PUMP_MORE && ex->reqbody.in == BIN_CLOSE &&
+	    evbuffer_get_length(in) == 0 && ex->ops->req_ended(ex->front))
+		r = body_finish_close(&ex->reqbody, out) == 0 ? PUMP_DONE :
+		    PUMP_ERROR;
+	switch (r) {
 	case PUMP_ERROR:
-		if (ex->resp_started) {
+		if (ex->resp_head_done)
 			exchange_abort(ex, "bad-request");
-			client_free(c);
-		} else
+		else
 			exchange_fail(ex, 400, "bad-request");
 		return;
 	case PUMP_TOO_LARGE:
-		if (ex->resp_started) {
+		if (ex->resp_head_done)
 			exchange_abort(ex, "body-too-large");
-			client_free(c);
-		} else
+		else
 			exchange_fail(ex, 413, "body-too-large");
 		return;
 	case PUMP_DONE:
 		ex->req_sent = 1;
-		bufferevent_set_timeouts(c->bev, NULL, NULL);
+		ex->ops->req_consumed(ex->front, before -
+		    evbuffer_get_length(in), 0);
 		if (!ex->resp_head_done) {
 			tv.tv_sec = worker->conf->timeouts.origin_response;
 			tv.tv_usec = 0;
@@ -755,12 +412,19 @@ proxy_pump_request(struct exchange *ex)
 		}
 		return;
 	case PUMP_MORE:
-		if (evbuffer_get_length(out) >= PROXY_HIGH_WATER)
-			bufferevent_disable(c->bev, EV_READ);
-		else
-			bufferevent_enable(c->bev, EV_READ);
+		ex->ops->req_consumed(ex->front, before -
+		    evbuffer_get_length(in),
+		    evbuffer_get_length(out) >= PROXY_HIGH_WATER);
 		return;
 	}
+}
+
+/* The front has more request body, or saw its end. */
+void
+exchange_req_more(struct exchange *ex)
+{
+	if (ex->has_reqbody && ex->oc != NULL)
+		proxy_pump_request(ex);
 }
 
 static void
@@ -769,10 +433,8 @@ origin_write_cb(struct bufferevent *bev, void *arg)
 	struct exchange	*ex = arg;
 
 	(void)bev;
-	if (ex->has_reqbody && !ex->reqbody.done) {
-		bufferevent_enable(ex->c->bev, EV_READ);
+	if (ex->has_reqbody && !ex->reqbody.done)
 		proxy_pump_request(ex);
-	}
 }
 
 static void
@@ -786,54 +448,6 @@ exchange_resp_timeout(evutil_socket_t fd, short events, void *arg)
 		exchange_fail(ex, 504, "origin-timeout");
 }
 
-/* The status line and the end-to-end fields, framed for this client. */
-static void
-proxy_response_head(struct exchange *ex, const struct http_response *resp)
-{
-	struct evbuffer		*out = bufferevent_get_output(ex->c->bev);
-	const struct http_field	*f;
-	int			 i;
-
-	if (resp->reasonlen > 0)
-		evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", resp->status,
-		    (int)resp->reasonlen, resp->reason);
-	else
-		evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", resp->status,
-		    http_status_reason(resp->status));
-	for (i = 0; i < resp->nfields; i++) {
-		f = &resp->fields[i];
-		if (http_field_is(f, "content-length") ||
-		    http_hop_by_hop(f, resp->fields, resp->nfields))
-			continue;
-		evbuffer_add_printf(out, "%.*s: %.*s\r\n", (int)f->namelen,
-		    f->name, (int)f->valuelen, f->value);
-	}
-	if (resp->status < 200)
-		goto end;
-	switch (ex->resp_body) {
-	case BODY_NONE:
-		/* HEAD and 304 keep the length the origin announced. */
-		if (resp->content_length >= 0 && !resp->chunked &&
-		    !resp->te_other)
-			evbuffer_add_printf(out, "Content-Length: %lld\r\n",
-			    (long long)resp->content_length);
-		break;
-	case BODY_LENGTH:
-		evbuffer_add_printf(out, "Content-Length: %lld\r\n",
-		    (long long)resp->content_length);
-		break;
-	default:
-		if (ex->respbody.out_chunked)
-			evbuffer_add_printf(out,
-			    "Transfer-Encoding: chunked\r\n");
-		break;
-	}
-	if (ex->c->close_after)
-		evbuffer_add_printf(out, "Connection: close\r\n");
- end:
-	evbuffer_add(out, "\r\n", 2);
-}
-
 /* Returns 1 when a final response head was taken, 0 to wait, -1 done. */
 static int
 proxy_read_response_head(struct exchange *ex)
@@ -843,7 +457,6 @@ proxy_read_response_head(struct exchange *ex)
 	unsigned char		*p;
 	size_t			 len, n;
 	ssize_t			 r;
-	int			 client11 = ex->req.minor == 1;
 
 	for (;;) {
 		if ((len = evbuffer_get_length(in)) == 0)
@@ -866,15 +479,13 @@ proxy_read_response_head(struct exchange *ex)
 		if (r == -1 || h1_response_parse((const char *)p, r,
 		    resp) == -1 || resp->status == 101) {
 			free(resp);
-			pool_mark(ex->pool, ORIGIN_STATE_UP, NULL);
 			exchange_fail(ex, 502, "origin-invalid");
 			return (-1);
 		}
 		ex->resp_scan = 0;
 		if (resp->status < 200) {
-			/* Interim: relayed to HTTP/1.1 clients only. */
-			if (client11)
-				proxy_response_head(ex, resp);
+			/* Interim: the front relays it if it can. */
+			ex->ops->resp_head(ex->front, ex, resp);
 			free(resp);
 			evbuffer_drain(in, r);
 			continue;
@@ -891,18 +502,20 @@ proxy_read_response_head(struct exchange *ex)
 			break;
 		case BODY_CHUNKED:
 		case BODY_CLOSE:
-			if (!client11)
-				ex->c->close_after = 1;
+			/* An HTTP/1.0 client learns the end by the close. */
+			if (!ex->front_chunked)
+				ex->close_after = 1;
 			body_init(&ex->respbody, ex->resp_body ==
 			    BODY_CHUNKED ? BIN_CHUNKED : BIN_CLOSE, 0,
-			    client11, 0, ORIGIN_HEAD_MAX);
+			    ex->front_chunked, 0, ORIGIN_HEAD_MAX);
 			break;
 		}
 		ex->origin_reusable = resp->minor == 1 && !resp->conn_close &&
 		    ex->resp_body != BODY_CLOSE;
 		if (ex->has_reqbody && !ex->reqbody.done)
-			ex->c->close_after = 1;
-		proxy_response_head(ex, resp);
+			ex->close_after = 1;
+		ex->resp_head_done = 1;
+		ex->ops->resp_head(ex->front, ex, resp);
 		free(resp);
 		evbuffer_drain(in, r);
 		return (1);
@@ -912,20 +525,22 @@ proxy_read_response_head(struct exchange *ex)
 static void
 proxy_pump_response(struct exchange *ex)
 {
-	struct client	*c = ex->c;
-	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	struct evbuffer	*out = ex->ops->resp_buf(ex->front);
 	struct evbuffer	*in = bufferevent_get_input(ex->oc->bev);
 	size_t		 used = evbuffer_get_length(out);
+	enum pump_result r;
 
 	if (used >= PROXY_HIGH_WATER) {
 		bufferevent_disable(ex->oc->bev, EV_READ);
 		return;
 	}
-	switch (body_pump(&ex->respbody, in, out, PROXY_HIGH_WATER - used)) {
+	r = body_pump(&ex->respbody, in, out, PROXY_HIGH_WATER - used);
+	if (evbuffer_get_length(out) != used)
+		ex->ops->resp_more(ex->front);
+	switch (r) {
 	case PUMP_ERROR:
 	case PUMP_TOO_LARGE:
 		exchange_abort(ex, "origin-invalid");
-		client_free(c);
 		return;
 	case PUMP_DONE:
 		exchange_finish(ex);
@@ -937,16 +552,26 @@ proxy_pump_response(struct exchange *ex)
 		if (ex->respbody.in == BIN_CLOSE) {
 			ex->origin_reusable = 0;
 			body_finish_close(&ex->respbody, out);
+			ex->ops->resp_more(ex->front);
 			exchange_finish(ex);
 			return;
 		}
 		/* Cut short: the client must not take it for a whole one. */
 		exchange_abort(ex, "origin-closed");
-		client_free(c);
 		return;
 	}
 	if (evbuffer_get_length(out) >= PROXY_HIGH_WATER)
 		bufferevent_disable(ex->oc->bev, EV_READ);
+}
+
+/* The front drained its response buffer: read the origin again. */
+void
+exchange_resp_writable(struct exchange *ex)
+{
+	if (!ex->resp_head_done || ex->oc == NULL)
+		return;
+	bufferevent_enable(ex->oc->bev, EV_READ);
+	proxy_pump_response(ex);
 }
 
 static void
@@ -959,14 +584,10 @@ origin_read_cb(struct bufferevent *bev, void *arg)
 	if (!ex->resp_head_done) {
 		if (proxy_read_response_head(ex) != 1)
 			return;
-		ex->resp_head_done = 1;
-		ex->resp_started = 1;
 		evtimer_del(ex->resp_timer);
 		tv.tv_sec = worker->conf->timeouts.origin_response;
 		tv.tv_usec = 0;
 		bufferevent_set_timeouts(ex->oc->bev, &tv, NULL);
-		tv.tv_sec = worker->conf->timeouts.idle;
-		bufferevent_set_timeouts(ex->c->bev, NULL, &tv);
 	}
 	proxy_pump_response(ex);
 }
@@ -975,13 +596,26 @@ static void
 origin_event_cb(struct bufferevent *bev, short events, void *arg)
 {
 	struct exchange	*ex = arg;
-	struct client	*c = ex->c;
 
-	(void)bev;
 	if (events & BEV_EVENT_TIMEOUT) {
 		/* Silent in the middle of a body. */
 		exchange_abort(ex, "origin-timeout");
-		client_free(c);
+		return;
+	}
+	if (!ex->resp_head_done && (events & BEV_EVENT_WRITING) &&
+	    !ex->origin_wfail) {
+		/*
+		 * It stopped reading the request, perhaps because it has
+		 * answered already: read on, and give its answer.
+		 */
+		ex->origin_wfail = 1;
+		ex->origin_reusable = 0;
+		ex->close_after = 1;
+		evbuffer_drain(bufferevent_get_output(bev),
+		    evbuffer_get_length(bufferevent_get_output(bev)));
+		bufferevent_enable(bev, EV_READ);
+		if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+			origin_read_cb(bev, ex);
 		return;
 	}
 	if (!ex->resp_head_done) {
@@ -1007,44 +641,4 @@ origin_event_cb(struct bufferevent *bev, short events, void *arg)
 		return;
 	}
 	exchange_abort(ex, "origin-reset");
-	client_free(c);
-}
-
-void
-proxy_shutdown(void)
-{
-	struct client	*c, *next;
-	struct timeval	 tv;
-
-	if (worker->shutting_down)
-		return;
-	worker->shutting_down = 1;
-	worker_stop_accepting();
-	pool_close_idle();
-	TAILQ_FOREACH_SAFE(c, &worker->clients, entry, next) {
-		if (c->state == CS_HEAD && !c->head_started)
-			client_free(c);
-		else
-			c->close_after = 1;
-	}
-	if (worker->nclients == 0)
-		exit(0);
-	tv.tv_sec = worker->conf->timeouts.drain;
-	tv.tv_usec = 0;
-	worker->drain_ev = evtimer_new(worker->base, proxy_drain_timeout,
-	    NULL);
-	if (worker->drain_ev == NULL)
-		exit(0);
-	evtimer_add(worker->drain_ev, &tv);
-}
-
-static void
-proxy_drain_timeout(evutil_socket_t fd, short events, void *arg)
-{
-	(void)fd;
-	(void)events;
-	(void)arg;
-	log_warnx("drain timeout: cutting %d connection%s", worker->nclients,
-	    worker->nclients == 1 ? "" : "s");
-	exit(0);
 }

@@ -31,7 +31,6 @@
 #include "uxrp.h"
 #include "worker.h"
 
-#define RETRY_AFTER	"5"	/* seconds */
 
 static const char *
 response_text(int status)
@@ -80,6 +79,27 @@ response_date(char *buf, size_t len)
 		buf[0] = '\0';
 }
 
+/* The page of an error: its length, or -1. */
+int
+response_page(char *body, size_t len, int status, const char *css)
+{
+	const char	*reason = http_status_reason(status);
+	int		 n;
+
+	if (css == NULL || css[0] == '\0')
+		css = "/error.css";
+	n = snprintf(body, len,
+	    "<!DOCTYPE html>\n"
+	    "<html><head><meta charset=\"utf-8\">"
+	    "<title>%d %s</title>\n"
+	    "<link rel=\"stylesheet\" href=\"%s\"></head>\n"
+	    "<body><main><h1>%d %s</h1>\n<p>%s</p></main></body></html>\n",
+	    status, reason, css, status, reason, response_text(status));
+	if (n < 0 || (size_t)n >= len)
+		return (-1);
+	return (n);
+}
+
 /*
  * A complete error response. css: the vhost's error_css, or NULL for
  * the default. head: the request was HEAD, so no body.
@@ -92,16 +112,7 @@ response_error(struct evbuffer *out, int status, const char *css, int head,
 	const char	*reason = http_status_reason(status);
 	int		 n;
 
-	if (css == NULL || css[0] == '\0')
-		css = "/error.css";
-	n = snprintf(body, sizeof(body),
-	    "<!DOCTYPE html>\n"
-	    "<html><head><meta charset=\"utf-8\">"
-	    "<title>%d %s</title>\n"
-	    "<link rel=\"stylesheet\" href=\"%s\"></head>\n"
-	    "<body><main><h1>%d %s</h1>\n<p>%s</p></main></body></html>\n",
-	    status, reason, css, status, reason, response_text(status));
-	if (n < 0 || (size_t)n >= sizeof(body))
+	if ((n = response_page(body, sizeof(body), status, css)) == -1)
 		return (-1);
 	response_date(date, sizeof(date));
 	if (evbuffer_add_printf(out,

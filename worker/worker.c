@@ -39,6 +39,7 @@
 
 #define WORKER_FD		3
 #define ACCEPT_PAUSE_MS		100
+#define SHUTDOWN_GRACE_MS	250
 
 struct worker	*worker;
 
@@ -138,6 +139,7 @@ worker_start(void)
 
 	worker_drop_privileges();
 	pool_init();
+	check_init();
 	TAILQ_FOREACH(wl, &worker->listeners, entry) {
 		wl->evl = evconnlistener_new(worker->base, worker_accept_cb,
 		    wl, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
@@ -261,6 +263,12 @@ worker_conf(struct imsg *imsg)
 		worker->access_log_fd = imsg->fd;
 		imsg->fd = -1;
 		break;
+	case IMSG_CONF_TLS:
+		tls_conf_material(imsg);
+		break;
+	case IMSG_TLS_TICKETS:
+		tls_set_tickets(imsg);
+		break;
 	case IMSG_CONF_END:
 		worker_start();
 		break;
@@ -270,9 +278,57 @@ worker_conf(struct imsg *imsg)
 }
 
 static void
+worker_shutdown_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	(void)arg;
+	h1_shutdown();
+}
+
+/*
+ * Stop accepting at once, but let a client that has just connected
+ * send its request before the connections without one are closed:
+ * during a reload it connected to a listener that is still served.
+ */
+static void
+worker_shutdown(void)
+{
+	static struct event	*ev;
+	struct timeval		 tv = { 0, SHUTDOWN_GRACE_MS * 1000 };
+
+	if (ev != NULL || worker->shutting_down)
+		return;
+	worker_stop_accepting();
+	if ((ev = evtimer_new(worker->base, worker_shutdown_cb, NULL)) ==
+	    NULL || evtimer_add(ev, &tv) == -1) {
+		h1_shutdown();
+		return;
+	}
+}
+
+/* The master's view of an origin, which every worker shares. */
+static void
+worker_origin_state(struct imsg *imsg)
+{
+	struct origin_health	 h;
+	struct pool		*p;
+
+	if (imsg->hdr.len != sizeof(h))
+		fatalx("bad origin state message");
+	memcpy(&h, imsg->data, sizeof(h));
+	if ((p = pool_for(h.origin_id)) == NULL ||
+	    (h.state != ORIGIN_STATE_UP && h.state != ORIGIN_STATE_DOWN &&
+	    h.state != ORIGIN_STATE_UNKNOWN))
+		fatalx("bad origin state");
+	pool_set_state(p, h.state);
+}
+
+static void
 worker_dispatch_master(struct imsgev *iev, struct imsg *imsg)
 {
 	struct origin_connect_res	 res;
+	int				 verbose;
 
 	(void)iev;
 	if (imsg->hdr.pid != (uint32_t)getppid())
@@ -288,11 +344,37 @@ worker_dispatch_master(struct imsgev *iev, struct imsg *imsg)
 		memcpy(&res, imsg->data, sizeof(res));
 		if ((res.error == 0) != (imsg->fd != -1))
 			fatalx("connected message without its fd");
-		pool_connected_via_master(&res, imsg->fd);
+		if (res.reqid & CHECK_REQID)
+			check_connected(&res, imsg->fd);
+		else
+			pool_connected_via_master(&res, imsg->fd);
 		imsg->fd = -1;
 		break;
+	case IMSG_ORIGIN_STATE:
+		worker_origin_state(imsg);
+		break;
+	case IMSG_TLS_TICKETS:
+		tls_set_tickets(imsg);
+		break;
+	case IMSG_LOG_VERBOSE:
+		if (imsg->hdr.len != sizeof(verbose))
+			fatalx("bad verbose message");
+		memcpy(&verbose, imsg->data, sizeof(verbose));
+		log_setverbose(verbose);
+		log_debug("logging verbose");
+		break;
+	case IMSG_LOG_REOPEN:
+		if (imsg->fd == -1 || imsg->hdr.len != 0)
+			fatalx("bad log reopen message");
+		/* The old file was rotated away; write to the new one. */
+		if (worker->access_log_fd != -1)
+			close(worker->access_log_fd);
+		worker->access_log_fd = imsg->fd;
+		imsg->fd = -1;
+		log_debug("access log reopened");
+		break;
 	case IMSG_SHUTDOWN:
-		proxy_shutdown();
+		worker_shutdown();
 		break;
 	default:
 		fatalx("unexpected message %u", imsg->hdr.type);
@@ -340,7 +422,7 @@ worker_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	(void)evl;
-	proxy_accept(fd, sa, salen, arg);
+	h1_accept(fd, sa, salen, arg);
 }
 
 static void

@@ -43,7 +43,30 @@ struct event;
 struct pool;
 struct origin_conn;
 struct exchange;
-struct client;
+struct h2_session;
+
+enum client_state {
+	CS_HEAD,	/* waiting for or reading a request head */
+	CS_BUSY,	/* an exchange runs */
+	CS_LINGER	/* answered; draining input before close */
+};
+
+/* A client connection; c->h2 is set once it speaks HTTP/2. */
+struct client {
+	TAILQ_ENTRY(client)	 entry;
+	struct bufferevent	*bev;
+	int			 family;
+	char			 addr[64];	/* IP address or "unix" */
+	int			 tls;
+	enum client_state	 state;
+	size_t			 scan_off;
+	int			 head_started;
+	int			 close_after;
+	int			 nrequests;
+	struct exchange		*ex;
+	struct event		*timer;
+	struct h2_session	*h2;
+};
 
 struct wlistener {
 	TAILQ_ENTRY(wlistener)	 entry;
@@ -129,6 +152,13 @@ void	 pool_mark(struct pool *, enum origin_state, const char *);
 void	 pool_count_start(struct pool *);
 void	 pool_count_end(struct pool *, int);
 void	 pool_send_stats(void);
+void	 pool_set_state(struct pool *, enum origin_state);
+socklen_t pool_sockaddr(const struct origin_conf *, struct sockaddr_storage *);
+
+/* check.c: active health checks of origins */
+#define CHECK_REQID		0x80000000U	/* connects made for a check */
+void	 check_init(void);
+void	 check_connected(const struct origin_connect_res *, int);
 
 /* route.c */
 struct vhost_conf *route_vhost(const struct uxrp_conf *, const char *, size_t);
@@ -137,11 +167,97 @@ const struct mount_conf *route_mount(const struct vhost_conf *, const char *,
 int	 route_rewrite(const struct mount_conf *, const char *, size_t, char *,
 	    size_t);
 
-/* proxy.c */
-void	 proxy_accept(int, struct sockaddr *, socklen_t, struct wlistener *);
+/*
+ * The client side of an exchange: an HTTP/1.1 connection or an HTTP/2
+ * stream. The exchange calls these; none of them frees the exchange.
+ */
+enum front_end {
+	FRONT_COMPLETE,		/* response whole; the front may go on */
+	FRONT_CLOSE,		/* our own answer; close after it (h1) */
+	FRONT_ABORT		/* cut short: reset the stream or connection */
+};
+
+struct front_ops {
+	struct evbuffer	*(*req_body)(void *);
+	int		 (*req_ended)(void *);	/* no more body will come */
+	void		 (*req_consumed)(void *, size_t, int);
+	struct evbuffer	*(*resp_buf)(void *);
+	void		 (*resp_head)(void *, struct exchange *,
+			    const struct http_response *);
+	void		 (*resp_more)(void *);
+	void		 (*local)(void *, struct exchange *, const char *,
+			    size_t);
+	void		 (*done)(void *, enum front_end);
+};
+
+struct exchange {
+	const struct front_ops	*ops;
+	void			*front;
+	const char		*client_addr;	/* the front's, outlives us */
+	int			 client_family;
+	int			 tls;
+	int			 front_chunked;	/* h1.1 client: may re-frame */
+	int			 req_raw;	/* body is raw until req_ended */
+	uint32_t		 id;
+	struct timeval		 start;
+	char			*head;		/* request head, owned */
+	size_t			 reqline_len;
+	struct http_request	 req;
+	const struct vhost_conf	*vhost;
+	const struct mount_conf	*mount;
+	struct pool		*pool;
+	struct origin_conn	*oc;
+	int			 reused;	/* oc came from the pool */
+	int			 retried;
+	struct evbuffer		*reqhead;	/* what the origin gets */
+	int			 has_reqbody;
+	struct body_pump	 reqbody;
+	int			 req_sent;
+	size_t			 resp_scan;
+	int			 resp_any;	/* origin sent a byte */
+	int			 resp_head_done;
+	enum http_body		 resp_body;
+	struct body_pump	 respbody;
+	int			 origin_reusable;
+	int			 origin_eof;
+	int			 origin_wfail;	/* it stopped taking the request */
+	int			 counted;	/* in its pool's in-flight count */
+	int			 close_after;	/* h1: the client must close */
+	int			 status;
+	const char		*cause;
+	struct event		*resp_timer;
+};
+
+/* proxy.c: one request's way to the origin and back */
+struct exchange *exchange_new(const struct front_ops *, void *, const char *,
+	    int, int);
+void	 exchange_start(struct exchange *);
+void	 exchange_fail(struct exchange *, int, const char *);
+void	 exchange_req_more(struct exchange *);
+void	 exchange_resp_writable(struct exchange *);
+void	 exchange_client_gone(struct exchange *, const char *);
 void	 proxy_origin_ready(struct exchange *, struct origin_conn *, int,
 	    const char *);
-void	 proxy_shutdown(void);
+
+/* h1.c: HTTP/1.1 clients and what all client connections share */
+void	 h1_accept(int, struct sockaddr *, socklen_t, struct wlistener *);
+void	 h1_shutdown(void);
+struct client *client_new(struct bufferevent *, struct sockaddr *, int);
+void	 client_start_h1(struct client *);
+void	 client_free(struct client *);
+void	 client_linger(struct client *);
+void	 client_timer_set(struct client *, int);
+
+/* tls.c: TLS for clients */
+void	 tls_conf_material(const struct imsg *);
+void	 tls_set_tickets(const struct imsg *);
+void	 tls_accept(int, struct sockaddr *, struct wlistener *);
+
+/* h2.c: HTTP/2 clients */
+void	 h2_start(struct client *);
+void	 h2_free(struct client *);
+void	 h2_timeout(struct client *);
+void	 h2_goaway(struct client *);
 
 /* body.c */
 void	 body_init(struct body_pump *, enum body_in, uint64_t, int, uint64_t,
@@ -151,6 +267,8 @@ enum pump_result body_pump(struct body_pump *, struct evbuffer *,
 int	 body_finish_close(struct body_pump *, struct evbuffer *);
 
 /* response.c: answers made by the proxy itself */
+#define RETRY_AFTER	"5"	/* seconds, with a 503 */
+int	 response_page(char *, size_t, int, const char *);
 int	 response_error(struct evbuffer *, int, const char *, int, int);
 int	 response_redirect(struct evbuffer *, const char *, size_t,
 	    const char *, size_t, int);

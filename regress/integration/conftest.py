@@ -35,6 +35,8 @@ from origins import FakeOrigin  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(HERE))
 UXRPD = os.environ.get("UXRPD") or os.path.join(TOP, "uxrpd")
+UXRPCTL = os.environ.get("UXRPCTL") or os.path.join(
+    os.path.dirname(UXRPD), "uxrpctl")
 SANITIZE = os.environ.get("SANITIZE") == "1"
 IS_ROOT = os.geteuid() == 0
 SCALE = 3.0 if SANITIZE else 1.0        # widen timing bounds under ASan
@@ -168,6 +170,7 @@ class Daemon:
             elif "path" in l and self.unix_path is None:
                 self.unix_path = l["path"]
         self.access_log = conf.get("access_log")
+        self.control = conf.get("control")
 
     @property
     def pid(self):
@@ -233,6 +236,30 @@ class Daemon:
         kids = proc_children(self.pid) if self.proc else []
         self.seen_workers.update(kids)
         return kids
+
+    def ctl(self, *args, as_user=None, json_out=False, timeout=60.0):
+        """Run uxrpctl against this daemon's control socket; returns
+        the CompletedProcess (text)."""
+        cmd = [UXRPCTL, "-s", self.control]
+        if json_out:
+            cmd.append("-j")
+        cmd += [str(a) for a in args]
+        if as_user:
+            cmd = ["setpriv", "--reuid=" + as_user, "--regid=nogroup",
+                   "--clear-groups"] + cmd
+        return subprocess.run(cmd, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              timeout=timeout * SCALE, text=True)
+
+    def ctl_json(self, *args):
+        p = self.ctl(*args, json_out=True)
+        assert p.returncode == 0, (p.stdout, p.stderr)
+        return json.loads(p.stdout)
+
+    def rewrite_conf(self, conf):
+        """A new configuration in the same file, for a reload."""
+        self.conf = conf
+        self.write_conf()
 
     def workers_rss_kb(self):
         return sum(vmrss_kb(p) for p in self.workers())
@@ -318,6 +345,9 @@ class Bench:
     def __init__(self):
         self.dir = shared_tmpdir()
         self.chroot = shared_tmpdir("uxrp-c-") if IS_ROOT else None
+        # Control sockets: any daemon may bind here, as root or not.
+        self.ctldir = shared_tmpdir("uxrp-s-")
+        os.chmod(self.ctldir, 0o1777)
         self.origins = []
         self.daemons = []
         self.seq = 0
@@ -363,6 +393,7 @@ class Bench:
             listen.append({"path": self.path("front%d.sock" % n),
                            "mode": "0666"})
         conf = {
+            "control": os.path.join(self.ctldir, "ctl%d.sock" % n),
             "user": WORKER_USER,
             "chroot": self.chroot,
             "workers": 1,
@@ -416,7 +447,7 @@ class Bench:
                 found.append("%s: %s" % (d.name, line))
             if d in ALL_DAEMONS:
                 ALL_DAEMONS.remove(d)
-        for d in (self.dir, self.chroot):
+        for d in (self.dir, self.chroot, self.ctldir):
             if d:
                 shutil.rmtree(d, ignore_errors=True)
         return found

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from client import Conn, ResponseError, build, curl, request
-from conftest import IS_ROOT, SCALE
+from conftest import IS_ROOT, SCALE, wait_for
 from origins import (CloseAtOnce, Echo, FakeOrigin, HugeHead, MidBodyClose,
                      Never, Raw, Trickle, gen_bytes)
 
@@ -181,6 +181,10 @@ def test_origin_down_then_up_logged_once(srv, mbench):
     assert re.search(CAUSE["missing"], down[0], re.I), down[0]
     o = FakeOrigin(Echo(), path=path, name="flap").start()
     try:
+        # Known down, it is answered 503 at once until, after a 2 s
+        # hold-down, a request goes through as a probe (uxrpd(8)).
+        assert wait_for(lambda: request(srv.port, target="/flap/probe")
+                        .status == 200, 6 * SCALE, step=0.25)
         for i in range(3):
             assert request(srv.port, target="/flap/up%d" % i).status == 200
         assert srv.wait_log(r"origin.*\bup\b", 5, since)

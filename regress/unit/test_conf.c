@@ -788,12 +788,56 @@ t_not_object(void **state)
 	refused("  \"x\"", "t.conf:1:3: (top): expected an object\n");
 }
 
+/* "control", "control_users" and the "check" of a mount. */
+static void
+t_control_check(void **state)
+{
+	struct uxrp_conf	*conf;
+	struct origin_conf	*o;
+
+	(void)state;
+	conf = load("{ " LISTEN ", " VHOSTS " }", CONF_NORESOLVE);
+	assert_non_null(conf);
+	assert_string_equal(conf->control, UXRP_CONTROL_SOCKET);
+	assert_int_equal(conf->control_set, 0);
+	assert_int_equal(conf->ncontrol_users, 0);
+	assert_int_equal(conf_origin(conf, 0)->check_interval, 0);
+	conf_free(conf);
+
+	conf = load("{ \"control\": null, \"control_users\": [\"root\"], "
+	    LISTEN ", \"vhosts\": [{\"mounts\": [{\"mountpoint\": \"/\", "
+	    "\"origin\": \"127.0.0.1:1\", \"check\": {\"path\": \"/hz\"}}, "
+	    "{\"mountpoint\": \"/b/\", \"origin\": \"127.0.0.1:1\", "
+	    "\"check\": {\"path\": \"/hz\", \"interval\": 5, "
+	    "\"timeout\": 2}}]}] }", CONF_NORESOLVE);
+	assert_non_null(conf);
+	assert_string_equal(conf->control, "");
+	assert_int_equal(conf->control_set, 1);
+	assert_int_equal(conf->ncontrol_users, 1);
+	assert_int_equal(conf->control_uids[0], 0);
+	o = conf_origin(conf, 0);
+	assert_string_equal(o->check_path, "/hz");
+	assert_int_equal(o->check_interval, 5);
+	assert_int_equal(o->check_timeout, 2);
+	conf_free(conf);
+
+	refused("{ \"control\": \"x.sock\", " LISTEN ", " VHOSTS " }",
+	    "t.conf:1:14: control: must be an absolute path\n");
+	refused("{ \"control_users\": [1], " LISTEN ", " VHOSTS " }",
+	    "t.conf:1:21: control_users[0]: expected a string\n");
+	refused("{ " LISTEN ", \"vhosts\": [{\"mounts\": [{\"mountpoint\": "
+	    "\"/\", \"origin\": \"127.0.0.1:1\", \"check\": {\"interval\": "
+	    "2, \"timeout\": 3}}]}] }",
+	    "t.conf:1:132: vhosts[0].mounts[0].check.path: required key "
+	    "missing\n");
+}
+
 static void
 t_unknown_keys(void **state)
 {
 	(void)state;
-	refused("{ \"control\": \"/x\", " LISTEN ", " VHOSTS " }",
-	    "t.conf:1:14: control: unknown key\n");
+	refused("{ \"controls\": \"/x\", " LISTEN ", " VHOSTS " }",
+	    "t.conf:1:15: controls: unknown key\n");
 	refused("{ \"listen\": [{\"adress\": \"127.0.0.1\", \"port\": 80,"
 	    " \"path\": \"/x\"}], " VHOSTS " }",
 	    "t.conf:1:25: listen[0].adress: unknown key\n"
@@ -804,9 +848,9 @@ t_unknown_keys(void **state)
 	    "t.conf:1:74: limits.body: unknown key\n");
 	refused("{ " LISTEN ", \"vhosts\": [{\"tls\": {}, \"mounts\": [{"
 	    "\"mountpoint\": \"/\", \"origin\": \"127.0.0.1:1\", "
-	    "\"check\": {\"path\": \"/\"}}]}] }",
+	    "\"checks\": {\"path\": \"/\"}}]}] }",
 	    "t.conf:1:74: vhosts[0].tls: unknown key\n"
-	    "t.conf:1:143: vhosts[0].mounts[0].check: unknown key\n");
+	    "t.conf:1:144: vhosts[0].mounts[0].checks: unknown key\n");
 }
 
 static void
@@ -1472,6 +1516,7 @@ main(void)
 		cmocka_unit_test(t_nul),
 		cmocka_unit_test(t_not_object),
 		cmocka_unit_test(t_unknown_keys),
+		cmocka_unit_test(t_control_check),
 		cmocka_unit_test(t_wrong_types),
 		cmocka_unit_test(t_ranges),
 		cmocka_unit_test(t_limits),

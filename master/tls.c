@@ -1,0 +1,215 @@
+/*
+ * Copyright (c) 2026 The uxrp authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * TLS material in the master: certificates and keys are read here, as
+ * root, checked when the configuration is, and handed to each worker
+ * over its socketpair; the key files need not be readable by the
+ * worker's user. Session ticket keys are made here and rotated, so
+ * that every worker can resume every session.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <event2/event.h>
+
+#include "uxrp.h"
+#include "master.h"
+
+#define TLS_ROTATE_SECS		(12 * 3600)
+#define TLS_FILE_MAX		(IMSG_MAX_PAYLOAD / 2 - 64)
+
+static struct tls_tickets	 tls_keys;
+static struct event		*tls_rotate_ev;
+
+/* A certificate chain and its key that load and belong together. */
+int
+tls_check_files(const struct tls_files *f, char *err, size_t errlen)
+{
+	SSL_CTX		*ctx;
+	int		 ok = 0;
+	unsigned long	 e;
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return (-1);
+	}
+	ERR_clear_error();
+	if (SSL_CTX_use_certificate_chain_file(ctx, f->certificate) != 1)
+		snprintf(err, errlen, "certificate %s does not load",
+		    f->certificate);
+	else if (SSL_CTX_use_PrivateKey_file(ctx, f->key,
+	    SSL_FILETYPE_PEM) != 1) {
+		if (ERR_GET_REASON(ERR_peek_last_error()) ==
+		    X509_R_KEY_VALUES_MISMATCH) {
+			ERR_clear_error();
+			snprintf(err, errlen, "key %s does not match "
+			    "certificate %s", f->key, f->certificate);
+		} else
+			snprintf(err, errlen, "key %s does not load", f->key);
+	} else if (SSL_CTX_check_private_key(ctx) != 1)
+		snprintf(err, errlen, "key %s does not match certificate %s",
+		    f->key, f->certificate);
+	else
+		ok = 1;
+	if (!ok && (e = ERR_peek_last_error()) != 0) {
+		size_t	 n = strlen(err);
+
+		snprintf(err + n, errlen - n, " (%s)",
+		    ERR_reason_error_string(e) != NULL ?
+		    ERR_reason_error_string(e) : "unknown error");
+	}
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return (ok ? 0 : -1);
+}
+
+static char *
+tls_read_file(const char *path, size_t *len)
+{
+	struct stat	 st;
+	char		*buf;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warn("%s", path);
+		return (NULL);
+	}
+	if (fstat(fd, &st) == -1 || st.st_size <= 0 ||
+	    st.st_size > TLS_FILE_MAX) {
+		log_warnx("%s: empty, unreadable or larger than %d bytes",
+		    path, TLS_FILE_MAX);
+		close(fd);
+		return (NULL);
+	}
+	if ((buf = malloc(st.st_size)) == NULL) {
+		close(fd);
+		return (NULL);
+	}
+	n = read(fd, buf, st.st_size);
+	close(fd);
+	if (n != st.st_size) {
+		log_warnx("%s: short read", path);
+		freezero(buf, st.st_size);
+		return (NULL);
+	}
+	*len = n;
+	return (buf);
+}
+
+static int
+tls_send_files(struct imsgbuf *ibuf, enum tls_owner owner, int id,
+    const struct tls_files *f)
+{
+	struct tls_material	 m;
+	char			*cert, *key, *msg;
+	size_t			 certlen, keylen, len;
+	int			 r;
+
+	if ((cert = tls_read_file(f->certificate, &certlen)) == NULL)
+		return (-1);
+	if ((key = tls_read_file(f->key, &keylen)) == NULL) {
+		free(cert);
+		return (-1);
+	}
+	memset(&m, 0, sizeof(m));
+	m.owner = owner;
+	m.id = id;
+	m.certlen = certlen;
+	m.keylen = keylen;
+	len = sizeof(m) + certlen + keylen;
+	if ((msg = malloc(len)) == NULL) {
+		free(cert);
+		freezero(key, keylen);
+		return (-1);
+	}
+	memcpy(msg, &m, sizeof(m));
+	memcpy(msg + sizeof(m), cert, certlen);
+	memcpy(msg + sizeof(m) + certlen, key, keylen);
+	r = imsg_compose(ibuf, IMSG_CONF_TLS, 0, -1, msg, len);
+	free(cert);
+	freezero(key, keylen);
+	freezero(msg, len);
+	return (r);
+}
+
+/* Every context a worker of this configuration needs, and the keys. */
+int
+tls_send_config(struct imsgbuf *ibuf, const struct uxrp_conf *conf)
+{
+	struct listener_conf	*l;
+	struct vhost_conf	*v;
+	int			 r = 0;
+
+	TAILQ_FOREACH(l, &conf->listeners, entry)
+		if (l->tls.enabled)
+			r |= tls_send_files(ibuf, TLS_LISTENER, l->id, &l->tls);
+	TAILQ_FOREACH(v, &conf->vhosts, entry)
+		if (v->tls.enabled)
+			r |= tls_send_files(ibuf, TLS_VHOST, v->id, &v->tls);
+	r |= imsg_compose(ibuf, IMSG_TLS_TICKETS, 0, -1, &tls_keys,
+	    sizeof(tls_keys));
+	return (r);
+}
+
+static void
+tls_new_key(struct tls_ticket_key *k)
+{
+	if (RAND_bytes((unsigned char *)k, sizeof(*k)) != 1)
+		fatalx("%s: RAND_bytes", __func__);
+}
+
+/* The newest key seals; the one before still opens for a while. */
+static void
+tls_rotate_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct timeval	 tv = { TLS_ROTATE_SECS, 0 };
+
+	(void)fd;
+	(void)events;
+	(void)arg;
+	tls_keys.keys[1] = tls_keys.keys[0];
+	tls_new_key(&tls_keys.keys[0]);
+	proc_broadcast(IMSG_TLS_TICKETS, &tls_keys, sizeof(tls_keys));
+	log_debug("session ticket keys rotated");
+	evtimer_add(tls_rotate_ev, &tv);
+}
+
+void
+tls_init(struct event_base *base)
+{
+	struct timeval	 tv = { TLS_ROTATE_SECS, 0 };
+
+	tls_new_key(&tls_keys.keys[0]);
+	tls_new_key(&tls_keys.keys[1]);
+	if ((tls_rotate_ev = evtimer_new(base, tls_rotate_cb, NULL)) == NULL ||
+	    evtimer_add(tls_rotate_ev, &tv) == -1)
+		fatalx("%s: evtimer", __func__);
+}

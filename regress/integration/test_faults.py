@@ -1,0 +1,253 @@
+"""Process faults, the cases test_processes.py and test_origin_errors.py
+leave out: a worker killed with SIGKILL leaves the other worker's
+connections, even one with a request in flight, untouched; an origin
+that was serving goes away (socket gone, or a stale socket file left
+behind) -- 503 at once, never a hang -- and is used again as soon as it
+is back; the master killed under load takes its workers with it and
+leaves nothing listening; an access log on a full disk (a tiny tmpfs,
+or /dev/full) never stops a request and is reported once."""
+
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from client import Conn, build, request
+from conftest import (IS_ROOT, SCALE, proc_alive, proc_cmdline,
+                      wait_for)
+from origins import Echo, FakeOrigin, Slow
+
+
+def socket_inodes(pid):
+    out = set()
+    d = "/proc/%d/fd" % pid
+    for name in os.listdir(d):
+        try:
+            link = os.readlink(os.path.join(d, name))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            out.add(int(link[8:-1]))
+    return out
+
+
+def tcp_inode(local_port, remote_port):
+    """Inode of the server side of a 127.0.0.1 connection."""
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            p = line.split()
+            lport = int(p[1].split(":")[1], 16)
+            rport = int(p[2].split(":")[1], 16)
+            if lport == local_port and rport == remote_port:
+                return int(p[9])
+    return None
+
+
+def owner(d, c, workers):
+    ino = tcp_inode(d.port, c.sock.getsockname()[1])
+    for w in workers:
+        if ino is not None and ino in socket_inodes(w):
+            return w
+    return None
+
+
+def test_kill_worker_leaves_other_connections(bench):
+    """Keep-alive connections spread over two workers; one worker is
+    killed: the connections it held are closed at once (no hang), every
+    connection of the other worker answers its next request, and one
+    of them that had a request in flight gets its whole answer."""
+    o = bench.origin(Slow(0.0))
+    conf = bench.config(mounts=[{"mountpoint": "/", "origin": o.lws("/")}],
+                        workers=2)
+    d = bench.daemon(conf)
+    d.allow_deaths = True
+    workers = d.workers()
+    assert len(workers) == 2
+    conns = []
+    try:
+        for i in range(16):
+            c = Conn(d.port, timeout=10 * SCALE)
+            c.send(build("GET", "/warm%d" % i))
+            assert c.read_response().status == 200
+            conns.append(c)
+        owners = {id(c): owner(d, c, workers) for c in conns}
+        by = {w: [c for c in conns if owners[id(c)] == w] for w in workers}
+        if not by[workers[0]] or not by[workers[1]]:
+            pytest.skip("the kernel gave every connection to one worker: "
+                        "%r" % {w: len(v) for w, v in by.items()})
+        victim, survivor = workers
+        # a request in flight on the survivor while the victim dies
+        o.behaviour = Slow(1.0)
+        slow = by[survivor][0]
+        slow.send(build("GET", "/inflight"))
+        time.sleep(0.2)
+        os.kill(victim, signal.SIGKILL)
+        r = slow.read_response(timeout=10 * SCALE)
+        assert r.status == 200
+        o.behaviour = Slow(0.0)
+        for c in by[victim]:
+            assert c.wait_eof(5 * SCALE), "victim's connection hangs"
+        for c in by[survivor]:
+            c.send(build("GET", "/after"))
+            assert c.read_response().status == 200
+        assert survivor in d.workers()
+        new = wait_for(lambda: len(d.workers()) == 2 and
+                       victim not in d.workers(), 5 * SCALE)
+        assert new, d.workers()
+    finally:
+        for c in conns:
+            c.close()
+
+
+@pytest.mark.parametrize("how", ["removed", "stale"])
+def test_origin_restarted(bench, how):
+    """An origin with pooled connections goes away: the next requests
+    get 503 at once (the pooled connections are not used), and once it
+    listens again at the same path it serves without any operator
+    action."""
+    o = bench.origin(Echo(), name="restart")
+    path = o.path
+    conf = bench.config(mounts=[{"mountpoint": "/", "origin": o.lws("/")}],
+                        workers=1, timeouts={"connect": 2})
+    d = bench.daemon(conf)
+    with Conn(d.port) as c:
+        for i in range(3):
+            c.send(build("GET", "/up%d" % i))
+            assert c.read_response().status == 200
+    o.stop()
+    if how == "stale":
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(path)
+        os.chmod(path, 0o666)
+        s.close()
+    for i in range(3):
+        t0 = time.monotonic()
+        r = request(d.port, target="/down%d" % i, timeout=10 * SCALE)
+        assert r.status == 503, r
+        assert time.monotonic() - t0 < 1.5 * SCALE
+    o2 = FakeOrigin(Echo(), path=path, name="restart2").start()
+    bench.origins.append(o2)
+    ok = wait_for(lambda: request(d.port, target="/back").status == 200,
+                  5 * SCALE, step=0.2)
+    assert ok, "origin not used again"
+    assert o2.wait_requests(1)
+    assert request(d.port, target="/back2").status == 200
+
+
+def test_master_killed_under_load(bench):
+    """SIGKILL to the master while four clients loop: every worker exits
+    within 5 s, none is left reparented, and nothing listens on the
+    port afterwards."""
+    o = bench.origin(Echo())
+    conf = bench.config(mounts=[{"mountpoint": "/", "origin": o.lws("/")}],
+                        workers=2)
+    d = bench.daemon(conf)
+    d.allow_deaths = True
+    workers = d.workers()
+    assert len(workers) == 2
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            try:
+                request(d.port, target="/loop", timeout=2)
+            except Exception:
+                time.sleep(0.05)
+
+    threads = [threading.Thread(target=loop) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.5)
+        os.kill(d.pid, signal.SIGKILL)
+        d.proc.wait(5)
+        gone = wait_for(lambda: not [w for w in workers if proc_alive(w)],
+                        5 * SCALE)
+        left = [(w, proc_cmdline(w)) for w in workers if proc_alive(w)]
+        assert gone, "orphan workers: %r" % left
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(2)
+    try:
+        with pytest.raises(OSError):
+            s.connect(("127.0.0.1", d.port))
+    finally:
+        s.close()
+
+
+def full_log_dir(bench, how):
+    """A directory whose access log cannot take a byte."""
+    if how == "devfull":
+        p = bench.path("full.log")
+        os.symlink("/dev/full", p)
+        return p, None
+    if not IS_ROOT:
+        pytest.skip("needs root: mounts a tmpfs")
+    mnt = bench.path("tiny")
+    os.mkdir(mnt)
+    rc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k,mode=0755",
+                         "tmpfs", mnt], stderr=subprocess.PIPE)
+    if rc.returncode != 0:
+        pytest.skip("cannot mount a tmpfs: %s" % rc.stderr.decode().strip())
+    p = os.path.join(mnt, "access.log")
+    open(p, "w").close()
+    # fill it: the log file exists, no block is left for it
+    try:
+        with open(os.path.join(mnt, "filler"), "wb") as f:
+            for _ in range(64):
+                f.write(b"f" * 4096)
+                f.flush()
+    except OSError:
+        pass
+    return p, mnt
+
+
+@pytest.mark.parametrize("how", ["tmpfs", "devfull"])
+def test_access_log_on_full_disk(bench, how):
+    path, mnt = full_log_dir(bench, how)
+    try:
+        o = bench.origin(Echo())
+        conf = bench.config(
+            mounts=[{"mountpoint": "/", "origin": o.lws("/")}], workers=1,
+            access_log=path)
+        d = bench.daemon(conf)
+        since = len(d.log())
+        for i in range(10):
+            assert request(d.port, target="/full%d" % i).status == 200
+        assert o.wait_requests(10)
+        time.sleep(0.3)
+        lines = [l for l in d.log()[since:].splitlines()
+                 if "access log" in l.lower()]
+        assert len(lines) == 1, d.log()[since:]
+        assert "no space" in lines[0].lower() or "enospc" in \
+            lines[0].lower(), lines[0]
+        if mnt is not None:
+            os.unlink(os.path.join(mnt, "filler"))
+            assert request(d.port, target="/room").status == 200
+            with open(path) as f:
+                assert "/room" in f.read()
+        d.stop()
+    finally:
+        if mnt is not None:
+            subprocess.run(["umount", "-l", mnt])
+
+
+def test_access_log_removed(bench):
+    """The access log file is deleted under the daemon: requests are
+    still served (the lines go to the open file)."""
+    o = bench.origin(Echo())
+    conf = bench.config(mounts=[{"mountpoint": "/", "origin": o.lws("/")}],
+                        workers=1)
+    d = bench.daemon(conf)
+    assert request(d.port, target="/a").status == 200
+    os.unlink(d.access_log)
+    for i in range(5):
+        assert request(d.port, target="/gone%d" % i).status == 200

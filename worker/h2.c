@@ -1,0 +1,1008 @@
+/*
+ * Copyright (c) 2026 The uxrp authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * HTTP/2 clients (nghttp2), over TLS by ALPN or cleartext with prior
+ * knowledge. Each stream is the front of one exchange: its request is
+ * translated to HTTP/1.1 for the origin, its response comes back as
+ * HEADERS and DATA. Request DATA is acknowledged only as the origin
+ * takes it, and the origin is read only as the stream's window and the
+ * socket let the response out, so a stalled stream costs a bounded
+ * amount of memory and never holds up the others.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include <nghttp2/nghttp2.h>
+
+#include "uxrp.h"
+#include "worker.h"
+
+#define H2_MAX_STREAMS		100
+#define H2_WINDOW		(256 * 1024)	/* per stream */
+#define H2_CONN_WINDOW		(4 * 1024 * 1024)
+#define H2_RESETS_PER_SEC	200		/* rapid reset bound */
+#define H2_FLOOD_PER_SEC	1000		/* SETTINGS, PING */
+#define H2_HDR_OVERHEAD		32		/* RFC 9113 6.5.2 */
+
+struct h2_stream {
+	TAILQ_ENTRY(h2_stream)	 entry;
+	struct h2_session	*s;
+	int32_t			 id;
+	struct exchange		*ex;
+	char			*hbuf;		/* header names and values */
+	size_t			 hlen;
+	size_t			 hcap;
+	size_t			 hlist;		/* header list size so far */
+	int			 too_large;
+	int			 bad;
+	struct {
+		size_t		 noff, nlen, voff, vlen;
+	}			 hdrs[HTTP_MAX_FIELDS + 8];
+	int			 nhdrs;
+	struct evbuffer		*req_in;
+	int			 req_ended;
+	struct evbuffer		*resp;
+	int			 resp_eof;
+	int			 deferred;
+	int			 want_writable;
+	char			*cookie;	/* crumbs joined */
+};
+
+struct h2_session {
+	struct client		*c;
+	nghttp2_session		*ng;
+	TAILQ_HEAD(, h2_stream)	 streams;
+	int			 nstreams;
+	int			 busy;		/* inside nghttp2: no send */
+	int			 goaway;
+	int			 dead;		/* to be closed, not from here */
+	struct event		*wake_ev;	/* streams that want data */
+	time_t			 rate_sec;
+	int			 resets;
+	int			 floods;
+	size_t			 hblock;	/* bytes of this header block */
+};
+
+static void	h2_read_cb(struct bufferevent *, void *);
+static void	h2_write_cb(struct bufferevent *, void *);
+static void	h2_event_cb(struct bufferevent *, short, void *);
+static void	h2_flush(struct h2_session *);
+static void	h2_close_later(struct h2_session *);
+static void	h2_kick(struct h2_session *);
+
+static struct evbuffer	*h2_req_body(void *);
+static int		 h2_req_ended(void *);
+static void		 h2_req_consumed(void *, size_t, int);
+static struct evbuffer	*h2_resp_buf(void *);
+static void		 h2_resp_head(void *, struct exchange *,
+			    const struct http_response *);
+static void		 h2_resp_more(void *);
+static void		 h2_local(void *, struct exchange *, const char *,
+			    size_t);
+static void		 h2_done(void *, enum front_end);
+
+static const struct front_ops h2_ops = {
+	h2_req_body,
+	h2_req_ended,
+	h2_req_consumed,
+	h2_resp_buf,
+	h2_resp_head,
+	h2_resp_more,
+	h2_local,
+	h2_done
+};
+
+static struct h2_stream *
+h2_stream_get(struct h2_session *s, int32_t id)
+{
+	return (nghttp2_session_get_stream_user_data(s->ng, id));
+}
+
+static void
+h2_stream_free(struct h2_stream *st)
+{
+	struct h2_session	*s = st->s;
+	struct exchange		*ex = st->ex;
+
+	st->ex = NULL;
+	if (ex != NULL)
+		exchange_client_gone(ex, "client-reset");
+	TAILQ_REMOVE(&s->streams, st, entry);
+	s->nstreams--;
+	if (st->req_in != NULL)
+		evbuffer_free(st->req_in);
+	if (st->resp != NULL)
+		evbuffer_free(st->resp);
+	free(st->hbuf);
+	free(st->cookie);
+	free(st);
+}
+
+/* Counts an event of a kind a peer could flood; 1 when over bound. */
+static int
+h2_rate(struct h2_session *s, int *counter, int max)
+{
+	time_t	 now = time(NULL);
+
+	if (now != s->rate_sec) {
+		s->rate_sec = now;
+		s->resets = 0;
+		s->floods = 0;
+	}
+	return (++*counter > max);
+}
+
+static void
+h2_calm_down(struct h2_session *s, const char *what)
+{
+	if (s->goaway)
+		return;
+	log_warnx("client %s: %s, closing the connection", s->c->addr, what);
+	nghttp2_session_terminate_session(s->ng, NGHTTP2_ENHANCE_YOUR_CALM);
+	s->goaway = 1;
+}
+
+/*
+ * A header block may not grow without end through CONTINUATION frames,
+ * whatever HPACK makes of them: its encoded size is bounded too.
+ */
+static int
+h2_on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd,
+    void *arg)
+{
+	struct h2_session	*s = arg;
+	size_t			 max = 2 * worker->conf->limits.header_bytes +
+				    16384;
+
+	(void)ng;
+	if (hd->type == NGHTTP2_HEADERS)
+		s->hblock = hd->length;
+	else if (hd->type == NGHTTP2_CONTINUATION)
+		s->hblock += hd->length;
+	else
+		return (0);
+	if (s->hblock > max) {
+		log_warnx("client %s: header block over %zu bytes, closing "
+		    "the connection", s->c->addr, max);
+		return (NGHTTP2_ERR_CALLBACK_FAILURE);
+	}
+	return (0);
+}
+
+static int
+h2_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
+    void *arg)
+{
+	struct h2_session	*s = arg;
+	struct h2_stream	*st;
+
+	if (frame->hd.type != NGHTTP2_HEADERS ||
+	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return (0);
+	if (s->goaway || worker->shutting_down)
+		return (NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE);
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return (NGHTTP2_ERR_CALLBACK_FAILURE);
+	st->s = s;
+	st->id = frame->hd.stream_id;
+	if ((st->req_in = evbuffer_new()) == NULL ||
+	    (st->resp = evbuffer_new()) == NULL) {
+		if (st->req_in != NULL)
+			evbuffer_free(st->req_in);
+		free(st);
+		return (NGHTTP2_ERR_CALLBACK_FAILURE);
+	}
+	TAILQ_INSERT_TAIL(&s->streams, st, entry);
+	s->nstreams++;
+	nghttp2_session_set_stream_user_data(ng, st->id, st);
+	evtimer_del(s->c->timer);
+	return (0);
+}
+
+static int
+h2_hbuf_add(struct h2_stream *st, const uint8_t *p, size_t len, size_t *off)
+{
+	size_t	 need = st->hlen + len + 1, ncap;
+	char	*n;
+
+	if (need > st->hcap) {
+		ncap = st->hcap == 0 ? 1024 : st->hcap;
+		while (ncap < need)
+			ncap *= 2;
+		if ((n = realloc(st->hbuf, ncap)) == NULL)
+			return (-1);
+		st->hbuf = n;
+		st->hcap = ncap;
+	}
+	memcpy(st->hbuf + st->hlen, p, len);
+	*off = st->hlen;
+	st->hlen += len;
+	st->hbuf[st->hlen++] = '\0';
+	return (0);
+}
+
+static int
+h2_value_ok(const uint8_t *v, size_t len)
+{
+	size_t	 i;
+
+	/* HTAB is the only control a value may hold. */
+	for (i = 0; i < len; i++)
+		if ((v[i] < 0x20 && v[i] != '\t') || v[i] == 0x7f)
+			return (0);
+	return (1);
+}
+
+static int
+h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
+    const uint8_t *name, size_t namelen, const uint8_t *value,
+    size_t valuelen, uint8_t flags, void *arg)
+{
+	struct h2_session	*s = arg;
+	struct h2_stream	*st;
+	size_t			 noff, voff, clen;
+	char			*joined;
+
+	(void)flags;
+	if (frame->hd.type != NGHTTP2_HEADERS ||
+	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return (0);
+	if ((st = h2_stream_get(s, frame->hd.stream_id)) == NULL)
+		return (0);
+	st->hlist += namelen + valuelen + H2_HDR_OVERHEAD;
+	if (st->hlist > worker->conf->limits.header_bytes) {
+		st->too_large = 1;
+		return (0);
+	}
+	if (!h2_value_ok(value, valuelen)) {
+		nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id,
+		    NGHTTP2_PROTOCOL_ERROR);
+		return (NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE);
+	}
+	if (namelen == 6 && memcmp(name, "cookie", 6) == 0) {
+		/* RFC 9113 8.2.3: crumbs go back together with "; ". */
+		clen = st->cookie != NULL ? strlen(st->cookie) : 0;
+		if ((joined = realloc(st->cookie, clen + valuelen + 3)) ==
+		    NULL)
+			return (NGHTTP2_ERR_CALLBACK_FAILURE);
+		if (clen > 0) {
+			memcpy(joined + clen, "; ", 2);
+			clen += 2;
+		}
+		memcpy(joined + clen, value, valuelen);
+		joined[clen + valuelen] = '\0';
+		st->cookie = joined;
+		return (0);
+	}
+	if (st->nhdrs >= (int)(sizeof(st->hdrs) / sizeof(st->hdrs[0]))) {
+		st->too_large = 1;
+		return (0);
+	}
+	if (h2_hbuf_add(st, name, namelen, &noff) == -1 ||
+	    h2_hbuf_add(st, value, valuelen, &voff) == -1)
+		return (NGHTTP2_ERR_CALLBACK_FAILURE);
+	st->hdrs[st->nhdrs].noff = noff;
+	st->hdrs[st->nhdrs].nlen = namelen;
+	st->hdrs[st->nhdrs].voff = voff;
+	st->hdrs[st->nhdrs].vlen = valuelen;
+	st->nhdrs++;
+	return (0);
+}
+
+static int
+h2_token(const char *p, size_t len)
+{
+	size_t	 i;
+
+	if (len == 0)
+		return (0);
+	for (i = 0; i < len; i++)
+		if (!isalnum((unsigned char)p[i]) &&
+		    strchr("!#$%&'*+-.^_`|~", p[i]) == NULL)
+			return (0);
+	return (1);
+}
+
+static int
+h2_path_ok(const char *p, size_t len)
+{
+	size_t	 i;
+
+	/* It becomes part of an HTTP/1.1 request line. */
+	for (i = 0; i < len; i++)
+		if (p[i] <= 0x20 || p[i] >= 0x7f || p[i] == '#')
+			return (0);
+	return (len > 0);
+}
+
+/*
+ * The request as the HTTP/1.1 side knows it: the pseudo-header fields
+ * become the request line and Host, the rest stay fields.
+ */
+static int
+h2_build_request(struct h2_stream *st, struct exchange *ex)
+{
+	struct http_request	*req = &ex->req;
+	const char		*name, *value, *method = NULL, *path = NULL;
+	const char		*authority = NULL, *host = NULL, *errstr;
+	size_t			 nlen, vlen, mlen = 0, plen = 0, alen = 0;
+	size_t			 hlen = 0;
+	int			 i, n = 0;
+	char			 clbuf[32];
+
+	req->content_length = -1;
+	req->minor = 1;
+	for (i = 0; i < st->nhdrs; i++) {
+		name = st->hbuf + st->hdrs[i].noff;
+		nlen = st->hdrs[i].nlen;
+		value = st->hbuf + st->hdrs[i].voff;
+		vlen = st->hdrs[i].vlen;
+		if (name[0] == ':') {
+			if (strcmp(name, ":method") == 0) {
+				method = value;
+				mlen = vlen;
+			} else if (strcmp(name, ":path") == 0) {
+				path = value;
+				plen = vlen;
+			} else if (strcmp(name, ":authority") == 0) {
+				authority = value;
+				alen = vlen;
+			}
+			continue;
+		}
+		if (strcmp(name, "host") == 0) {
+			host = value;
+			hlen = vlen;
+		}
+		if (strcmp(name, "content-length") == 0) {
+			if (vlen == 0 || vlen >= sizeof(clbuf))
+				return (400);
+			memcpy(clbuf, value, vlen);
+			clbuf[vlen] = '\0';
+			req->content_length = strtonum(clbuf, 0, INT64_MAX,
+			    &errstr);
+			if (errstr != NULL)
+				return (400);
+		}
+		if (n >= HTTP_MAX_FIELDS)
+			return (431);
+		req->fields[n].name = name;
+		req->fields[n].namelen = nlen;
+		req->fields[n].value = value;
+		req->fields[n].valuelen = vlen;
+		n++;
+	}
+	if (st->cookie != NULL) {
+		if (n >= HTTP_MAX_FIELDS)
+			return (431);
+		req->fields[n].name = "cookie";
+		req->fields[n].namelen = 6;
+		req->fields[n].value = st->cookie;
+		req->fields[n].valuelen = strlen(st->cookie);
+		n++;
+	}
+	req->nfields = n;
+	if (method == NULL || !h2_token(method, mlen))
+		return (400);
+	req->method = method;
+	req->methodlen = mlen;
+	req->is_head = mlen == 4 && memcmp(method, "HEAD", 4) == 0;
+	if (mlen == 7 && memcmp(method, "CONNECT", 7) == 0) {
+		req->form = TARGET_AUTHORITY;
+		return (0);
+	}
+	if (path == NULL || !h2_path_ok(path, plen))
+		return (400);
+	if (plen == 1 && path[0] == '*')
+		req->form = TARGET_ASTERISK;
+	else if (path[0] == '/')
+		req->form = TARGET_ORIGIN;
+	else
+		return (400);
+	req->target = req->path = path;
+	req->targetlen = req->pathlen = plen;
+	if (authority != NULL) {
+		/* A Host beside :authority must name the same. */
+		if (host != NULL && (hlen != alen ||
+		    strncasecmp(host, authority, alen) != 0))
+			return (400);
+		host = authority;
+		hlen = alen;
+	}
+	if (host != NULL && !http_host_valid(host, hlen))
+		return (400);
+	req->host = host;
+	req->hostlen = hlen;
+	return (0);
+}
+
+static void
+h2_start_exchange(struct h2_session *s, struct h2_stream *st)
+{
+	struct exchange	*ex;
+	int		 status;
+	int		 n;
+
+	if ((ex = exchange_new(&h2_ops, st, s->c->addr, s->c->family,
+	    s->c->tls)) == NULL) {
+		nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id,
+		    NGHTTP2_INTERNAL_ERROR);
+		return;
+	}
+	st->ex = ex;
+	ex->req_raw = 1;
+	s->c->nrequests++;
+	status = st->too_large ? 431 : h2_build_request(st, ex);
+	/* The log shows the request as an HTTP/1.1 line would. */
+	n = asprintf(&ex->head, "%.*s %.*s HTTP/2.0",
+	    (int)(ex->req.method != NULL ? ex->req.methodlen : 1),
+	    ex->req.method != NULL ? ex->req.method : "-",
+	    (int)(ex->req.path != NULL ? ex->req.pathlen : 1),
+	    ex->req.path != NULL ? ex->req.path : "-");
+	if (n == -1)
+		ex->head = NULL;
+	else
+		ex->reqline_len = n;
+	if (status != 0) {
+		exchange_fail(ex, status, "bad-request");
+		return;
+	}
+	exchange_start(ex);
+}
+
+static int
+h2_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
+    void *arg)
+{
+	struct h2_session	*s = arg;
+	struct h2_stream	*st;
+
+	(void)ng;
+	switch (frame->hd.type) {
+	case NGHTTP2_RST_STREAM:
+		if (h2_rate(s, &s->resets, H2_RESETS_PER_SEC))
+			h2_calm_down(s, "too many stream resets");
+		return (0);
+	case NGHTTP2_SETTINGS:
+	case NGHTTP2_PING:
+		if (!(frame->hd.flags & NGHTTP2_FLAG_ACK) &&
+		    h2_rate(s, &s->floods, H2_FLOOD_PER_SEC))
+			h2_calm_down(s, "SETTINGS or PING flood");
+		return (0);
+	case NGHTTP2_HEADERS:
+	case NGHTTP2_DATA:
+		break;
+	default:
+		return (0);
+	}
+	if ((st = h2_stream_get(s, frame->hd.stream_id)) == NULL)
+		return (0);
+	if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
+		st->req_ended = 1;
+	if (frame->hd.type == NGHTTP2_HEADERS &&
+	    frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+		h2_start_exchange(s, st);
+		return (0);
+	}
+	if (st->ex != NULL && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		exchange_req_more(st->ex);
+	return (0);
+}
+
+static int
+h2_on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
+    const uint8_t *data, size_t len, void *arg)
+{
+	struct h2_session	*s = arg;
+	struct h2_stream	*st;
+
+	(void)flags;
+	if ((st = h2_stream_get(s, id)) == NULL || st->ex == NULL) {
+		/* Nobody takes it: let the window open again. */
+		nghttp2_session_consume(ng, id, len);
+		return (0);
+	}
+	if (evbuffer_add(st->req_in, data, len) == -1)
+		return (NGHTTP2_ERR_CALLBACK_FAILURE);
+	exchange_req_more(st->ex);
+	return (0);
+}
+
+static int
+h2_on_stream_close(nghttp2_session *ng, int32_t id, uint32_t error,
+    void *arg)
+{
+	struct h2_session	*s = arg;
+	struct h2_stream	*st;
+
+	(void)error;
+	if ((st = h2_stream_get(s, id)) == NULL)
+		return (0);
+	nghttp2_session_set_stream_user_data(ng, id, NULL);
+	h2_stream_free(st);
+	if (s->nstreams == 0 && !s->goaway)
+		client_timer_set(s->c, worker->conf->timeouts.idle);
+	return (0);
+}
+
+static ssize_t
+h2_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
+    uint32_t *flags, nghttp2_data_source *source, void *arg)
+{
+	struct h2_stream	*st = source->ptr;
+	int			 n;
+
+	(void)ng;
+	(void)id;
+	(void)arg;
+	n = evbuffer_remove(st->resp, buf, length);
+	if (n < 0)
+		return (NGHTTP2_ERR_CALLBACK_FAILURE);
+	if (evbuffer_get_length(st->resp) == 0) {
+		if (st->resp_eof)
+			*flags |= NGHTTP2_DATA_FLAG_EOF;
+		else if (n == 0) {
+			st->deferred = 1;
+			return (NGHTTP2_ERR_DEFERRED);
+		}
+	}
+	if (st->ex != NULL && evbuffer_get_length(st->resp) < PROXY_LOW_WATER)
+		st->want_writable = 1;
+	return (n);
+}
+
+static void
+h2_wake_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct h2_session	*s = arg;
+	struct h2_stream	*st, *next;
+
+	(void)fd;
+	(void)events;
+	TAILQ_FOREACH_SAFE(st, &s->streams, entry, next) {
+		if (!st->want_writable || st->ex == NULL)
+			continue;
+		st->want_writable = 0;
+		exchange_resp_writable(st->ex);
+	}
+	h2_flush(s);
+}
+
+/*
+ * Sending may close streams, and closing a stream ends its exchange:
+ * the front operations, which an exchange calls, only ask for a flush
+ * from the loop.
+ */
+static void
+h2_kick(struct h2_session *s)
+{
+	event_active(s->wake_ev, EV_TIMEOUT, 0);
+}
+
+/*
+ * The session is over. Its exchanges may be up the stack right now, so
+ * the connection is freed from the timer, not here.
+ */
+static void
+h2_close_later(struct h2_session *s)
+{
+	s->dead = 1;
+	client_timer_set(s->c, 0);
+}
+
+/* Writes what nghttp2 has to send, as far as the socket takes it. */
+static void
+h2_flush(struct h2_session *s)
+{
+	struct evbuffer		*out = bufferevent_get_output(s->c->bev);
+	struct h2_stream	*st;
+	const uint8_t		*data;
+	ssize_t			 n = 0;
+
+	if (s->busy || s->dead)
+		return;
+	s->busy = 1;
+	while (evbuffer_get_length(out) < PROXY_HIGH_WATER &&
+	    (n = nghttp2_session_mem_send(s->ng, &data)) > 0) {
+		if (evbuffer_add(out, data, n) == -1)
+			break;
+	}
+	s->busy = 0;
+	if (n < 0) {
+		h2_close_later(s);
+		return;
+	}
+	/*
+	 * Streams whose buffers emptied read their origins again, from the
+	 * loop: an exchange may be the caller of this very flush.
+	 */
+	TAILQ_FOREACH(st, &s->streams, entry) {
+		if (st->want_writable && st->ex != NULL) {
+			h2_kick(s);
+			break;
+		}
+	}
+	if (!nghttp2_session_want_read(s->ng) &&
+	    !nghttp2_session_want_write(s->ng) &&
+	    evbuffer_get_length(out) == 0)
+		h2_close_later(s);
+}
+
+void
+h2_start(struct client *c)
+{
+	struct h2_session		*s;
+	nghttp2_session_callbacks	*cbs;
+	nghttp2_option			*opt;
+	nghttp2_settings_entry		 iv[3];
+	int				 r;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		client_free(c);
+		return;
+	}
+	s->c = c;
+	TAILQ_INIT(&s->streams);
+	c->h2 = s;
+	if ((s->wake_ev = event_new(worker->base, -1, 0, h2_wake_cb,
+	    s)) == NULL) {
+		client_free(c);
+		return;
+	}
+	if (nghttp2_session_callbacks_new(&cbs) != 0 ||
+	    nghttp2_option_new(&opt) != 0) {
+		client_free(c);
+		return;
+	}
+	nghttp2_session_callbacks_set_on_begin_headers_callback(cbs,
+	    h2_on_begin_headers);
+	nghttp2_session_callbacks_set_on_begin_frame_callback(cbs,
+	    h2_on_begin_frame);
+	nghttp2_session_callbacks_set_on_header_callback(cbs, h2_on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs,
+	    h2_on_frame_recv);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs,
+	    h2_on_data_chunk);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cbs,
+	    h2_on_stream_close);
+	/* Windows open only as the origins take the bytes. */
+	nghttp2_option_set_no_auto_window_update(opt, 1);
+	nghttp2_option_set_max_outbound_ack(opt, 1000);
+	r = nghttp2_session_server_new2(&s->ng, cbs, s, opt);
+	nghttp2_session_callbacks_del(cbs);
+	nghttp2_option_del(opt);
+	if (r != 0) {
+		client_free(c);
+		return;
+	}
+	iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
+	iv[0].value = H2_MAX_STREAMS;
+	iv[1].settings_id = NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE;
+	iv[1].value = H2_WINDOW;
+	iv[2].settings_id = NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE;
+	iv[2].value = worker->conf->limits.header_bytes;
+	if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, iv, 3) != 0 ||
+	    nghttp2_session_set_local_window_size(s->ng, NGHTTP2_FLAG_NONE, 0,
+	    H2_CONN_WINDOW) != 0) {
+		client_free(c);
+		return;
+	}
+	bufferevent_setcb(c->bev, h2_read_cb, h2_write_cb, h2_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+	bufferevent_setwatermark(c->bev, EV_WRITE, PROXY_LOW_WATER, 0);
+	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	client_timer_set(c, worker->conf->timeouts.idle);
+	h2_read_cb(c->bev, c);
+}
+
+static void
+h2_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct client		*c = arg;
+	struct h2_session	*s = c->h2;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	unsigned char		*p;
+	size_t			 len;
+	ssize_t			 n;
+
+	while ((len = evbuffer_get_length(in)) > 0) {
+		if (len > 16384)
+			len = 16384;
+		if ((p = evbuffer_pullup(in, len)) == NULL) {
+			client_free(c);
+			return;
+		}
+		s->busy = 1;
+		n = nghttp2_session_mem_recv(s->ng, p, len);
+		s->busy = 0;
+		if (n < 0) {
+			log_debug("client %s: http2: %s", c->addr,
+			    nghttp2_strerror((int)n));
+			client_free(c);
+			return;
+		}
+		evbuffer_drain(in, n);
+	}
+	h2_flush(s);
+}
+
+static void
+h2_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct client	*c = arg;
+
+	(void)bev;
+	h2_flush(c->h2);
+}
+
+static void
+h2_event_cb(struct bufferevent *bev, short events, void *arg)
+{
+	struct client	*c = arg;
+
+	(void)bev;
+	(void)events;
+	client_free(c);
+}
+
+void
+h2_free(struct client *c)
+{
+	struct h2_session	*s = c->h2;
+	struct h2_stream	*st;
+
+	c->h2 = NULL;
+	if (s == NULL)
+		return;
+	while ((st = TAILQ_FIRST(&s->streams)) != NULL)
+		h2_stream_free(st);
+	if (s->wake_ev != NULL)
+		event_free(s->wake_ev);
+	if (s->ng != NULL)
+		nghttp2_session_del(s->ng);
+	free(s);
+}
+
+/* The connection's timer: idle, or closing. */
+void
+h2_timeout(struct client *c)
+{
+	struct h2_session	*s = c->h2;
+
+	if (s->dead) {
+		/* Let the GOAWAY arrive before the close, not a reset. */
+		h2_free(c);
+		client_linger(c);
+		return;
+	}
+	if (s->nstreams > 0)
+		return;
+	h2_goaway(c);
+	if (!s->dead)
+		/* A peer that never reads its GOAWAY is not waited for. */
+		client_timer_set(c, LINGER_SECS);
+}
+
+/* Graceful: finish what runs, take nothing new. */
+void
+h2_goaway(struct client *c)
+{
+	struct h2_session	*s = c->h2;
+
+	if (s->goaway)
+		return;
+	s->goaway = 1;
+	nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE,
+	    nghttp2_session_get_last_proc_stream_id(s->ng),
+	    NGHTTP2_NO_ERROR, NULL, 0);
+	h2_flush(s);
+}
+
+static struct evbuffer *
+h2_req_body(void *arg)
+{
+	struct h2_stream	*st = arg;
+
+	return (st->req_in);
+}
+
+static int
+h2_req_ended(void *arg)
+{
+	struct h2_stream	*st = arg;
+
+	return (st->req_ended);
+}
+
+static void
+h2_req_consumed(void *arg, size_t n, int full)
+{
+	struct h2_stream	*st = arg;
+
+	(void)full;
+	if (n > 0) {
+		nghttp2_session_consume(st->s->ng, st->id, n);
+		h2_kick(st->s);
+	}
+}
+
+static struct evbuffer *
+h2_resp_buf(void *arg)
+{
+	struct h2_stream	*st = arg;
+
+	return (st->resp);
+}
+
+static void
+h2_resp_more(void *arg)
+{
+	struct h2_stream	*st = arg;
+
+	if (st->deferred) {
+		st->deferred = 0;
+		nghttp2_session_resume_data(st->s->ng, st->id);
+	}
+	h2_kick(st->s);
+}
+
+static void
+h2_nv(nghttp2_nv *nv, const char *name, size_t namelen, const char *value,
+    size_t valuelen)
+{
+	nv->name = (uint8_t *)(uintptr_t)name;
+	nv->namelen = namelen;
+	nv->value = (uint8_t *)(uintptr_t)value;
+	nv->valuelen = valuelen;
+	nv->flags = NGHTTP2_NV_FLAG_NONE;
+}
+
+static void
+h2_submit(struct h2_stream *st, nghttp2_nv *nva, size_t n, int body,
+    int interim)
+{
+	nghttp2_data_provider	 dp;
+	int			 r;
+
+	if (interim)
+		r = nghttp2_submit_headers(st->s->ng, NGHTTP2_FLAG_NONE,
+		    st->id, NULL, nva, n, NULL);
+	else if (body) {
+		dp.source.ptr = st;
+		dp.read_callback = h2_data_read;
+		r = nghttp2_submit_response(st->s->ng, st->id, nva, n, &dp);
+	} else
+		r = nghttp2_submit_response(st->s->ng, st->id, nva, n, NULL);
+	if (r != 0)
+		log_warnx("%s: %s", __func__, nghttp2_strerror(r));
+	h2_kick(st->s);
+}
+
+/* Status and end-to-end fields, names in lower case, hop-by-hop gone. */
+static void
+h2_resp_head(void *arg, struct exchange *ex, const struct http_response *resp)
+{
+	struct h2_stream	*st = arg;
+	nghttp2_nv		 nva[HTTP_MAX_FIELDS + 2];
+	char			 status[4], names[HTTP_MAX_FIELDS][64];
+	char			 clen[32];
+	const struct http_field	*f;
+	char			*lower;
+	size_t			 n = 0, j;
+	int			 i, interim = resp->status < 200;
+
+	snprintf(status, sizeof(status), "%03d", resp->status);
+	h2_nv(&nva[n++], ":status", 7, status, 3);
+	for (i = 0; i < resp->nfields; i++) {
+		f = &resp->fields[i];
+		if (http_field_is(f, "content-length") ||
+		    http_hop_by_hop(f, resp->fields, resp->nfields))
+			continue;
+		/* Long names are rare: lower-case them in place if so. */
+		lower = f->namelen < sizeof(names[0]) ? names[i] : NULL;
+		if (lower == NULL)
+			continue;
+		for (j = 0; j < f->namelen; j++)
+			lower[j] = tolower((unsigned char)f->name[j]);
+		h2_nv(&nva[n++], lower, f->namelen, f->value, f->valuelen);
+	}
+	if (!interim && resp->content_length >= 0 && !resp->chunked &&
+	    !resp->te_other) {
+		snprintf(clen, sizeof(clen), "%lld",
+		    (long long)resp->content_length);
+		h2_nv(&nva[n++], "content-length", 14, clen, strlen(clen));
+	}
+	h2_submit(st, nva, n, !interim && ex->resp_body != BODY_NONE,
+	    interim);
+}
+
+/* Our own answers: error pages, redirects, OPTIONS *. */
+static void
+h2_local(void *arg, struct exchange *ex, const char *loc, size_t loclen)
+{
+	struct h2_stream	*st = arg;
+	nghttp2_nv		 nva[6];
+	char			 status[4], clen[32], page[1024];
+	char			 location[UXRP_URLPATH_MAX * 2 + 8192];
+	const char		*css = ex->vhost != NULL ?
+				    ex->vhost->error_css : NULL;
+	const char		*q;
+	size_t			 n = 0;
+	int			 len = 0;
+
+	snprintf(status, sizeof(status), "%03d", ex->status);
+	h2_nv(&nva[n++], ":status", 7, status, 3);
+	if (ex->status == 301) {
+		q = loc + loclen;
+		snprintf(location, sizeof(location), "%.*s/%.*s",
+		    (int)loclen, loc,
+		    (int)(ex->req.pathlen - (q - ex->req.path)), q);
+		h2_nv(&nva[n++], "location", 8, location, strlen(location));
+	} else if (ex->status >= 400) {
+		len = response_page(page, sizeof(page), ex->status, css);
+		if (len < 0)
+			len = 0;
+		h2_nv(&nva[n++], "content-type", 12,
+		    "text/html; charset=utf-8", 24);
+		h2_nv(&nva[n++], "cache-control", 13, "no-store", 8);
+		if (ex->status == 503)
+			h2_nv(&nva[n++], "retry-after", 11, RETRY_AFTER,
+			    strlen(RETRY_AFTER));
+	}
+	snprintf(clen, sizeof(clen), "%d", len);
+	h2_nv(&nva[n++], "content-length", 14, clen, strlen(clen));
+	if (len > 0 && !ex->req.is_head) {
+		evbuffer_add(st->resp, page, len);
+		st->resp_eof = 1;
+		h2_submit(st, nva, n, 1, 0);
+	} else
+		h2_submit(st, nva, n, 0, 0);
+}
+
+static void
+h2_done(void *arg, enum front_end how)
+{
+	struct h2_stream	*st = arg;
+
+	st->ex = NULL;
+	if (how == FRONT_ABORT) {
+		nghttp2_submit_rst_stream(st->s->ng, NGHTTP2_FLAG_NONE, st->id,
+		    NGHTTP2_INTERNAL_ERROR);
+	} else {
+		st->resp_eof = 1;
+		if (st->deferred) {
+			st->deferred = 0;
+			nghttp2_session_resume_data(st->s->ng, st->id);
+		}
+	}
+	h2_kick(st->s);
+}
