@@ -66,6 +66,14 @@ enum origin_type {
 	ORIGIN_TCP		/* "host:port", "[v6]:port" */
 };
 
+/* "origin_protocol": "https" and its "origin_tls". */
+struct origin_tls_conf {
+	int			 enabled;
+	int			 verify;	/* chain and name, default on */
+	char			 server_name[UXRP_NAME_MAX]; /* SNI, checked */
+	char			 ca[UXRP_FILE_MAX];	/* PEM, read by master */
+};
+
 struct origin_conf {
 	TAILQ_ENTRY(origin_conf) entry;
 	int			 id;		/* index, 0 .. norigins - 1 */
@@ -82,6 +90,7 @@ struct origin_conf {
 	char			 check_path[UXRP_URLPATH_MAX];
 	int			 check_interval;	/* 0: no check */
 	int			 check_timeout;
+	struct origin_tls_conf	 tls;
 };
 
 struct mount_conf {
@@ -227,7 +236,8 @@ enum imsg_type {
 
 enum tls_owner {
 	TLS_LISTENER,
-	TLS_VHOST
+	TLS_VHOST,
+	TLS_ORIGIN		/* certlen: the CA bundle; no key */
 };
 
 struct tls_material {

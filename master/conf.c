@@ -81,7 +81,11 @@ static const char *const conf_keys_vhost[] = {
 	"names", "error_css", "mounts", "tls", NULL
 };
 static const char *const conf_keys_mount[] = {
-	"mountpoint", "origin", "origin_path", "check", NULL
+	"mountpoint", "origin", "origin_path", "check", "origin_protocol",
+	"origin_tls", NULL
+};
+static const char *const conf_keys_origin_tls[] = {
+	"ca", "server_name", "verify", NULL
 };
 static const char *const conf_keys_tls[] = {
 	"certificate", "key", NULL
@@ -112,8 +116,11 @@ static void	 conf_parse_name(struct conf_ctx *, struct vhost_conf *,
 static void	 conf_parse_mount(struct conf_ctx *, struct vhost_conf *,
 		    json_t *, json_t *, const char *, size_t);
 static int	 conf_mountpoint_dup(json_t *, size_t, const char *);
+static int	 conf_parse_origin_tls(struct conf_ctx *, json_t *,
+		    const char *, struct origin_tls_conf *);
 static int	 conf_parse_origin(struct conf_ctx *, const char *,
-		    const char *, struct mount_conf *, int *);
+		    const char *, struct mount_conf *, int *,
+		    const struct origin_tls_conf *);
 static int	 conf_origin_unix(struct conf_ctx *, const char *,
 		    const char *, size_t, struct origin_conf *);
 static int	 conf_origin_abstract(struct conf_ctx *, const char *,
@@ -865,6 +872,7 @@ conf_parse_mount(struct conf_ctx *ctx, struct vhost_conf *vh,
     json_t *mounts, json_t *o, const char *path, size_t idx)
 {
 	struct mount_conf	*m;
+	struct origin_tls_conf	 otls;
 	char			 kpath[CONF_PATH_MAX];
 	json_t			*v;
 	int			 lws = 0, ok = 1, dup;
@@ -906,8 +914,10 @@ conf_parse_mount(struct conf_ctx *ctx, struct vhost_conf *vh,
 	} else if (!json_is_string(v)) {
 		conf_err(ctx, kpath, "expected a string");
 		ok = 0;
-	} else if ((m->origin_id = conf_parse_origin(ctx, kpath,
-	    json_string_value(v), m, &lws)) == -1)
+	} else if (conf_parse_origin_tls(ctx, o, path, &otls) == -1)
+		ok = 0;
+	else if ((m->origin_id = conf_parse_origin(ctx, kpath,
+	    json_string_value(v), m, &lws, &otls)) == -1)
 		ok = 0;
 
 	if ((v = json_object_get(o, "origin_path")) != NULL) {
@@ -988,7 +998,7 @@ conf_mount_insert(struct vhost_conf *vh, struct mount_conf *m)
  */
 static int
 conf_parse_origin(struct conf_ctx *ctx, const char *path, const char *s,
-    struct mount_conf *m, int *lws)
+    struct mount_conf *m, int *lws, const struct origin_tls_conf *otls)
 {
 	struct origin_conf	 oc;
 	const char		*colon;
@@ -996,6 +1006,7 @@ conf_parse_origin(struct conf_ctx *ctx, const char *path, const char *s,
 	int			 rc = 0;
 
 	memset(&oc, 0, sizeof(oc));
+	oc.tls = *otls;
 	if (s[0] == '+') {
 		*lws = 1;
 		if ((colon = strchr(s + 1, ':')) != NULL) {
@@ -1023,6 +1034,19 @@ conf_parse_origin(struct conf_ctx *ctx, const char *path, const char *s,
 		conf_err(ctx, path, "too long (max %zu bytes)",
 		    sizeof(oc.name) - 1);
 		return (-1);
+	}
+	if (oc.tls.enabled && oc.tls.verify && oc.tls.server_name[0] == '\0') {
+		if (oc.type != ORIGIN_TCP) {
+			conf_err(ctx, path, "origin_tls.server_name is needed "
+			    "to verify an origin on a socket");
+			return (-1);
+		}
+		/* The host as written: "name:port" or "[v6]:port". */
+		n = strcspn(s[0] == '[' ? s + 1 : s, s[0] == '[' ? "]" : ":");
+		if (n >= sizeof(oc.tls.server_name))
+			n = sizeof(oc.tls.server_name) - 1;
+		memcpy(oc.tls.server_name, s[0] == '[' ? s + 1 : s, n);
+		oc.tls.server_name[n] = '\0';
 	}
 	return (conf_origin_add(ctx, path, &oc));
 }
@@ -1187,7 +1211,8 @@ conf_origin_same(const struct origin_conf *a, const struct origin_conf *b)
 	const struct sockaddr_in	*a4, *b4;
 	const struct sockaddr_in6	*a6, *b6;
 
-	if (a->type != b->type)
+	if (a->type != b->type ||
+	    memcmp(&a->tls, &b->tls, sizeof(a->tls)) != 0)
 		return (0);
 	if (a->type != ORIGIN_TCP)
 		return (strcmp(a->path, b->path) == 0);
@@ -1513,4 +1538,91 @@ conf_parse_tls(struct conf_ctx *ctx, json_t *parent, const char *ppath,
 		return;
 	}
 	f->enabled = 1;
+}
+
+/*
+ * "origin_protocol": "https" with "origin_tls": { "ca": "/path.pem",
+ * "server_name": "api.internal", "verify": true }. Verification of
+ * the chain and the name is on unless "verify" is false.
+ */
+static int
+conf_parse_origin_tls(struct conf_ctx *ctx, json_t *mount, const char *mpath,
+    struct origin_tls_conf *t)
+{
+	json_t		*v, *o;
+	char		 path[CONF_PATH_MAX], kpath[CONF_PATH_MAX], err[512];
+	const char	*s;
+
+	memset(t, 0, sizeof(*t));
+	t->verify = 1;
+	conf_path(kpath, mpath, "origin_protocol");
+	if ((v = json_object_get(mount, "origin_protocol")) != NULL) {
+		if (!json_is_string(v)) {
+			conf_err(ctx, kpath, "expected a string");
+			return (-1);
+		}
+		s = json_string_value(v);
+		if (strcmp(s, "https") == 0)
+			t->enabled = 1;
+		else if (strcmp(s, "http") != 0) {
+			conf_err(ctx, kpath, "must be \"http\" or \"https\"");
+			return (-1);
+		}
+	}
+	conf_path(path, mpath, "origin_tls");
+	if ((o = json_object_get(mount, "origin_tls")) == NULL) {
+		if (t->enabled) {
+			conf_err(ctx, kpath, "https needs origin_tls with a "
+			    "\"ca\" (or \"verify\": false)");
+			return (-1);
+		}
+		return (0);
+	}
+	if (!t->enabled) {
+		conf_err(ctx, path, "only with \"origin_protocol\": "
+		    "\"https\"");
+		return (-1);
+	}
+	if (!json_is_object(o)) {
+		conf_err(ctx, path, "expected an object");
+		return (-1);
+	}
+	conf_keys(ctx, o, path, conf_keys_origin_tls);
+	conf_path(kpath, path, "verify");
+	if ((v = json_object_get(o, "verify")) != NULL) {
+		if (!json_is_boolean(v)) {
+			conf_err(ctx, kpath, "expected true or false");
+			return (-1);
+		}
+		t->verify = json_is_true(v);
+	}
+	conf_path(kpath, path, "server_name");
+	if ((v = json_object_get(o, "server_name")) != NULL) {
+		if (!json_is_string(v) ||
+		    !conf_hostname_ok(json_string_value(v))) {
+			conf_err(ctx, kpath, "expected a host name");
+			return (-1);
+		}
+		(void)strlcpy(t->server_name, json_string_value(v),
+		    sizeof(t->server_name));
+	}
+	conf_path(kpath, path, "ca");
+	if ((v = json_object_get(o, "ca")) != NULL) {
+		if (!json_is_string(v)) {
+			conf_err(ctx, kpath, "expected a string");
+			return (-1);
+		}
+		if (conf_abspath(ctx, kpath, json_string_value(v), t->ca,
+		    sizeof(t->ca)) == -1)
+			return (-1);
+		if (tls_check_ca(t->ca, err, sizeof(err)) == -1) {
+			conf_err(ctx, kpath, "%s", err);
+			return (-1);
+		}
+	} else if (t->verify) {
+		conf_err(ctx, path, "\"ca\" is needed to verify the origin "
+		    "(or \"verify\": false)");
+		return (-1);
+	}
+	return (0);
 }

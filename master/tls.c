@@ -90,6 +90,25 @@ tls_check_files(const struct tls_files *f, char *err, size_t errlen)
 	return (ok ? 0 : -1);
 }
 
+/* A CA bundle for verifying an origin: it loads and holds a cert. */
+int
+tls_check_ca(const char *path, char *err, size_t errlen)
+{
+	SSL_CTX	*ctx;
+	int	 ok;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return (-1);
+	}
+	ok = SSL_CTX_load_verify_file(ctx, path) == 1;
+	if (!ok)
+		snprintf(err, errlen, "CA file %s does not load", path);
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return (ok ? 0 : -1);
+}
+
 static char *
 tls_read_file(const char *path, size_t *len)
 {
@@ -133,9 +152,17 @@ tls_send_files(struct imsgbuf *ibuf, enum tls_owner owner, int id,
 	size_t			 certlen, keylen, len;
 	int			 r;
 
-	if ((cert = tls_read_file(f->certificate, &certlen)) == NULL)
+	if (f == NULL) {
+		/* An origin verified by nothing: no material, a context. */
+		cert = key = NULL;
+		certlen = keylen = 0;
+	} else if ((cert = tls_read_file(f->certificate, &certlen)) == NULL)
 		return (-1);
-	if ((key = tls_read_file(f->key, &keylen)) == NULL) {
+	else if (f->key[0] == '\0') {
+		/* An origin's CA bundle: no key goes with it. */
+		key = NULL;
+		keylen = 0;
+	} else if ((key = tls_read_file(f->key, &keylen)) == NULL) {
 		free(cert);
 		return (-1);
 	}
@@ -151,8 +178,10 @@ tls_send_files(struct imsgbuf *ibuf, enum tls_owner owner, int id,
 		return (-1);
 	}
 	memcpy(msg, &m, sizeof(m));
-	memcpy(msg + sizeof(m), cert, certlen);
-	memcpy(msg + sizeof(m) + certlen, key, keylen);
+	if (certlen > 0)
+		memcpy(msg + sizeof(m), cert, certlen);
+	if (keylen > 0)
+		memcpy(msg + sizeof(m) + certlen, key, keylen);
 	r = imsg_compose(ibuf, IMSG_CONF_TLS, 0, -1, msg, len);
 	free(cert);
 	freezero(key, keylen);
@@ -166,6 +195,8 @@ tls_send_config(struct imsgbuf *ibuf, const struct uxrp_conf *conf)
 {
 	struct listener_conf	*l;
 	struct vhost_conf	*v;
+	struct origin_conf	*o;
+	struct tls_files	 ca;
 	int			 r = 0;
 
 	TAILQ_FOREACH(l, &conf->listeners, entry)
@@ -174,6 +205,15 @@ tls_send_config(struct imsgbuf *ibuf, const struct uxrp_conf *conf)
 	TAILQ_FOREACH(v, &conf->vhosts, entry)
 		if (v->tls.enabled)
 			r |= tls_send_files(ibuf, TLS_VHOST, v->id, &v->tls);
+	TAILQ_FOREACH(o, &conf->origins, entry) {
+		if (!o->tls.enabled)
+			continue;
+		memset(&ca, 0, sizeof(ca));
+		(void)strlcpy(ca.certificate, o->tls.ca,
+		    sizeof(ca.certificate));
+		r |= tls_send_files(ibuf, TLS_ORIGIN, o->id,
+		    o->tls.ca[0] != '\0' ? &ca : NULL);
+	}
 	r |= imsg_compose(ibuf, IMSG_TLS_TICKETS, 0, -1, &tls_keys,
 	    sizeof(tls_keys));
 	return (r);

@@ -34,6 +34,10 @@
 #include <event2/event.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "uxrp.h"
 #include "worker.h"
@@ -70,6 +74,7 @@ struct pool_connect {
 static TAILQ_HEAD(, pool_connect) pool_connects =
     TAILQ_HEAD_INITIALIZER(pool_connects);
 
+static void	pool_tls_event(struct bufferevent *, short, void *);
 static void	pool_try(struct pool_connect *);
 static void	pool_ev_cb(evutil_socket_t, short, void *);
 
@@ -211,11 +216,23 @@ pool_conn_new(struct pool *p, int fd)
 {
 	struct origin_conn	*oc;
 
+	SSL			*ssl;
+
 	if ((oc = calloc(1, sizeof(*oc))) == NULL)
 		return (NULL);
 	oc->pool = p;
-	oc->bev = bufferevent_socket_new(worker->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE);
+	if (p->origin->tls.enabled) {
+		if ((ssl = tls_origin_new(p->origin)) == NULL) {
+			free(oc);
+			return (NULL);
+		}
+		oc->bev = bufferevent_openssl_socket_new(worker->base, fd, ssl,
+		    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+		if (oc->bev == NULL)
+			SSL_free(ssl);
+	} else
+		oc->bev = bufferevent_socket_new(worker->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
 	if (oc->bev == NULL) {
 		free(oc);
 		return (NULL);
@@ -229,6 +246,7 @@ pool_done(struct pool_connect *pc)
 	struct exchange		*ex = pc->ex;
 	struct pool		*p = pc->pool;
 	struct origin_conn	*oc;
+	struct timeval		 tv;
 	int			 fd = pc->fd;
 
 	pc->fd = -1;
@@ -240,7 +258,40 @@ pool_done(struct pool_connect *pc)
 	}
 	pool_mark(p, ORIGIN_STATE_UP, NULL);
 	oc->ex = ex;
+	if (p->origin->tls.enabled) {
+		/* Ready once the handshake is; ex->oc lets an abort free it. */
+		tv.tv_sec = worker->conf->timeouts.connect;
+		tv.tv_usec = 0;
+		ex->oc = oc;
+		bufferevent_setcb(oc->bev, NULL, NULL, pool_tls_event, oc);
+		bufferevent_set_timeouts(oc->bev, &tv, &tv);
+		bufferevent_enable(oc->bev, EV_READ | EV_WRITE);
+		return;
+	}
 	proxy_origin_ready(ex, oc, 0, NULL);
+}
+
+static void
+pool_tls_event(struct bufferevent *bev, short events, void *arg)
+{
+	struct origin_conn	*oc = arg;
+	struct exchange		*ex = oc->ex;
+	unsigned long		 e;
+
+	ex->oc = NULL;
+	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+	bufferevent_set_timeouts(bev, NULL, NULL);
+	if (events & BEV_EVENT_CONNECTED) {
+		proxy_origin_ready(ex, oc, 0, NULL);
+		return;
+	}
+	e = bufferevent_get_openssl_error(bev);
+	log_warnx("origin %d %s: TLS handshake failed: %s", oc->pool->origin->id,
+	    oc->pool->origin->name, (events & BEV_EVENT_TIMEOUT) ? "timeout" :
+	    e != 0 && ERR_reason_error_string(e) != NULL ?
+	    ERR_reason_error_string(e) : "connection closed");
+	pool_close(oc);
+	proxy_origin_ready(ex, NULL, EPROTO, "origin-tls");
 }
 
 static int

@@ -339,7 +339,9 @@ proxy_origin_ready(struct exchange *ex, struct origin_conn *oc, int error,
 	struct timeval	 tv;
 
 	if (oc == NULL) {
-		exchange_fail(ex, error == ETIMEDOUT ? 504 : 503, cause);
+		/* A handshake that failed is a broken origin, not a gone one. */
+		exchange_fail(ex, error == ETIMEDOUT ? 504 :
+		    error == EPROTO ? 502 : 503, cause);
 		return;
 	}
 	ex->oc = oc;

@@ -35,6 +35,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <event2/event.h>
 #include <event2/bufferevent.h>
@@ -51,6 +52,8 @@ struct tls_ctx {
 };
 
 static TAILQ_HEAD(, tls_ctx)	 tls_ctxs = TAILQ_HEAD_INITIALIZER(tls_ctxs);
+
+static void	tls_conf_origin(const struct tls_material *, const char *);
 static struct tls_tickets	 tls_keys;
 static int			 tls_have_keys;
 
@@ -193,6 +196,70 @@ tls_load(SSL_CTX *ctx, const char *cert, size_t certlen, const char *key,
 	return (ok ? 0 : -1);
 }
 
+/* A client context for an origin: TLS 1.2 or 1.3, its CA bundle. */
+static void
+tls_conf_origin(const struct tls_material *m, const char *ca)
+{
+	struct tls_ctx	*t;
+	SSL_CTX		*ctx;
+	X509_STORE	*store;
+	X509		*x;
+	BIO		*bio;
+	int		 n = 0;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
+	    (t = calloc(1, sizeof(*t))) == NULL)
+		fatalx("%s: out of memory", __func__);
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	if (m->certlen > 0) {
+		store = SSL_CTX_get_cert_store(ctx);
+		if ((bio = BIO_new_mem_buf(ca, m->certlen)) == NULL)
+			fatalx("%s: out of memory", __func__);
+		while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+			if (X509_STORE_add_cert(store, x) == 1)
+				n++;
+			X509_free(x);
+		}
+		ERR_clear_error();
+		BIO_free(bio);
+		if (n == 0)
+			fatalx("origin %d: no certificate in its CA file", m->id);
+	}
+	t->owner = TLS_ORIGIN;
+	t->id = m->id;
+	t->ctx = ctx;
+	TAILQ_INSERT_TAIL(&tls_ctxs, t, entry);
+}
+
+/* A TLS session toward an origin, set to verify as configured. */
+SSL *
+tls_origin_new(const struct origin_conf *o)
+{
+	SSL_CTX	*ctx;
+	SSL	*ssl;
+
+	if ((ctx = tls_find(TLS_ORIGIN, o->id)) == NULL ||
+	    (ssl = SSL_new(ctx)) == NULL)
+		return (NULL);
+	if (o->tls.server_name[0] != '\0' &&
+	    SSL_set_tlsext_host_name(ssl, o->tls.server_name) != 1)
+		goto fail;
+	if (o->tls.verify) {
+		SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+		/* The name is checked as a host name or an address. */
+		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl),
+		    o->tls.server_name) != 1 &&
+		    SSL_set1_host(ssl, o->tls.server_name) != 1)
+			goto fail;
+	} else
+		SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
+	return (ssl);
+ fail:
+	SSL_free(ssl);
+	return (NULL);
+}
+
 /* IMSG_CONF_TLS: a context for a listener or a vhost. */
 void
 tls_conf_material(const struct imsg *imsg)
@@ -207,8 +274,13 @@ tls_conf_material(const struct imsg *imsg)
 	memcpy(&m, p, sizeof(m));
 	if (m.certlen > imsg->hdr.len || m.keylen > imsg->hdr.len ||
 	    sizeof(m) + m.certlen + m.keylen != imsg->hdr.len ||
-	    (m.owner != TLS_LISTENER && m.owner != TLS_VHOST))
+	    (m.owner != TLS_LISTENER && m.owner != TLS_VHOST &&
+	    m.owner != TLS_ORIGIN))
 		fatalx("bad TLS message");
+	if (m.owner == TLS_ORIGIN) {
+		tls_conf_origin(&m, p + sizeof(m));
+		return;
+	}
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
 	    (t = calloc(1, sizeof(*t))) == NULL)
 		fatalx("%s: out of memory", __func__);

@@ -252,6 +252,8 @@ void	 client_timer_set(struct client *, int);
 void	 tls_conf_material(const struct imsg *);
 void	 tls_set_tickets(const struct imsg *);
 void	 tls_accept(int, struct sockaddr *, struct wlistener *);
+struct ssl_st;
+struct ssl_st *tls_origin_new(const struct origin_conf *);
 
 /* h2.c: HTTP/2 clients */
 void	 h2_start(struct client *);

@@ -166,3 +166,112 @@ def test_missing_certificate_is_a_config_error(bench):
     assert status == 1
     assert re.search(r"listen\[0\]\.tls: certificate .*none\.crt does "
                      r"not load", err), err
+
+
+class TLSOrigin:
+    """An HTTPS origin on a Unix socket: answers every request with
+    200 and a body naming the path, over TLS with the given cert."""
+
+    def __init__(self, path, cert, key):
+        import socket
+        import ssl
+        import threading
+        self.path = path
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.bind(path)
+        os.chmod(path, 0o666)
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.stop = threading.Event()
+        self.seen = []
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def loop(self):
+        import socket
+        import ssl
+        while not self.stop.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            try:
+                c.settimeout(5)
+                t = self.ctx.wrap_socket(c, server_side=True)
+                buf = b""
+                while b"\r\n\r\n" not in buf:
+                    d = t.recv(4096)
+                    if not d:
+                        break
+                    buf += d
+                line = buf.split(b"\r\n", 1)[0]
+                self.seen.append(line)
+                body = b"tls origin saw " + line
+                t.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
+                          b"Connection: close\r\n\r\n" % len(body) + body)
+                t.close()
+            except (ssl.SSLError, OSError):
+                c.close()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def tls_origin(mbench):
+    key = os.path.join(mbench.dir, "origin.key")
+    crt = os.path.join(mbench.dir, "origin.crt")
+    p = openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                "-out", crt, "-days", "30", "-subj", "/CN=origin.internal",
+                "-addext", "subjectAltName=DNS:origin.internal")
+    assert p.returncode == 0, p.stderr
+    o = TLSOrigin(os.path.join(mbench.dir, "tlsorigin.sock"), crt, key)
+    yield o, crt
+    o.close()
+
+
+def test_https_origin_over_unix_socket(mbench, tls_origin):
+    o, ca = tls_origin
+    ok = {"ca": ca, "server_name": "origin.internal"}
+    wrong = {"ca": ca, "server_name": "other.internal"}
+    conf = mbench.config(mounts=[
+        {"mountpoint": "/ok/", "origin": "unix:" + o.path,
+         "origin_protocol": "https", "origin_tls": ok},
+        {"mountpoint": "/wrong/", "origin": "unix:" + o.path,
+         "origin_protocol": "https", "origin_tls": wrong},
+        {"mountpoint": "/noverify/", "origin": "unix:" + o.path,
+         "origin_protocol": "https",
+         "origin_tls": {"server_name": "other.internal", "verify": False}},
+    ])
+    d = mbench.daemon(conf)
+    base = "http://127.0.0.1:%d" % d.port
+    p = subprocess.run(["curl", "-s", "-w", " %{http_code}",
+                        base + "/ok/x"], stdout=subprocess.PIPE,
+                       timeout=30 * SCALE)
+    assert p.stdout == b"tls origin saw GET /x HTTP/1.1 200"
+    p = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w",
+                        "%{http_code}", base + "/wrong/x"],
+                       stdout=subprocess.PIPE, timeout=30 * SCALE)
+    assert p.stdout == b"502"
+    d.wait_log(r"TLS handshake failed", 5)
+    assert any("origin-tls" in line for line in d.access_lines())
+    p = subprocess.run(["curl", "-s", "-w", " %{http_code}",
+                        base + "/noverify/y"], stdout=subprocess.PIPE,
+                       timeout=30 * SCALE)
+    assert p.stdout == b"tls origin saw GET /y HTTP/1.1 200"
+
+
+def test_https_origin_needs_a_ca_to_verify(bench):
+    conf = bench.config(mounts=[
+        {"mountpoint": "/", "origin": "unix:" + bench.path("x.sock"),
+         "origin_protocol": "https",
+         "origin_tls": {"server_name": "origin.internal"}}])
+    status, err = bench.check(json.dumps(conf, indent=2))
+    assert status == 1
+    assert re.search(r"vhosts\[0\]\.mounts\[0\]\.origin_tls: \"ca\" is "
+                     r"needed to verify the origin", err), err
