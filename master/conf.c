@@ -49,7 +49,6 @@
 
 #include "uxrp.h"
 #include "conf.h"
-#include "master.h"
 
 #define CONF_FILE_MAXSIZE	(16 * 1024 * 1024)
 #define CONF_TIMEOUT_MAX	86400

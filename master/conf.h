@@ -53,6 +53,11 @@ struct conf_ctx {
 	int			 flags;
 };
 
+/* conf_tls.c */
+int			 tls_check_files(const struct tls_files *, char *,
+			    size_t);
+int			 tls_check_ca(const char *, char *, size_t);
+
 /* conf_json.c */
 struct conf_diag	*conf_diag_new(const char *, const char *, size_t);
 void			 conf_diag_free(struct conf_diag *);

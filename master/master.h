@@ -80,8 +80,6 @@ void	 health_connect_origin(const struct uxrp_conf *, struct imsgev *,
 	    const struct imsg *);
 
 /* tls.c */
-int	 tls_check_files(const struct tls_files *, char *, size_t);
-int	 tls_check_ca(const char *, char *, size_t);
 int	 tls_send_config(struct imsgbuf *, const struct uxrp_conf *);
 void	 tls_init(struct event_base *);
 

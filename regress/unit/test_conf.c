@@ -846,10 +846,10 @@ t_unknown_keys(void **state)
 	    "t.conf:1:76: timeouts.read: unknown key\n");
 	refused("{ " LISTEN ", \"limits\": {\"body\": 3}, " VHOSTS " }",
 	    "t.conf:1:74: limits.body: unknown key\n");
-	refused("{ " LISTEN ", \"vhosts\": [{\"tls\": {}, \"mounts\": [{"
+	refused("{ " LISTEN ", \"vhosts\": [{\"tlz\": {}, \"mounts\": [{"
 	    "\"mountpoint\": \"/\", \"origin\": \"127.0.0.1:1\", "
 	    "\"checks\": {\"path\": \"/\"}}]}] }",
-	    "t.conf:1:74: vhosts[0].tls: unknown key\n"
+	    "t.conf:1:74: vhosts[0].tlz: unknown key\n"
 	    "t.conf:1:144: vhosts[0].mounts[0].checks: unknown key\n");
 }
 
