@@ -741,6 +741,7 @@ def phase_idle(proxies, sslconf):
     env = dict(os.environ, OPENSSL_CONF=sslconf)
     for px in proxies:
         holders = []
+        completed = False
         try:
             time.sleep(0.3)
             before = rss_kib(px.pids())
@@ -767,19 +768,19 @@ def phase_idle(proxies, sslconf):
                     r["na"] = "no connection held"
                 res[(proto, px.name)] = r
                 before = after
+            completed = True
         finally:
             for entry in holders:
                 name, h = entry
-                try:
-                    h.stdin.close()
-                    tail = h.stdout.read().split()
-                    h.wait(10)
-                    if len(tail) == 2 and tail[0] == "dropped":
-                        for (proto, pname), r in res.items():
-                            if pname == px.name and h.args[2] == proto:
-                                r["dropped"] = int(tail[1])
-                except (OSError, subprocess.TimeoutExpired):
-                    pass
+                if completed:       # else stop them at once
+                    try:
+                        tail = h.communicate(timeout=10)[0].split()
+                        if len(tail) == 2 and tail[0] == "dropped":
+                            res[(h.args[2], px.name)]["dropped"] = int(
+                                tail[1])
+                    except (OSError, ValueError, KeyError,
+                            subprocess.TimeoutExpired):
+                        pass
                 stop(entry)
         for proto in PROTOS:
             r = res.get((proto, px.name))

@@ -22,7 +22,8 @@ import sys
 PATH = "/small"
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 OPEN_AT_ONCE = 64
-TIMEOUT = 30
+TIMEOUT = 10            # for one connection and its request
+DEADLINE = 60           # for all of them
 
 F_DATA, F_HEADERS, F_RST, F_SETTINGS, F_PING, F_GOAWAY = 0, 1, 3, 4, 6, 7
 FL_END_STREAM, FL_ACK, FL_END_HEADERS = 0x1, 0x1, 0x4
@@ -182,7 +183,11 @@ async def main():
         sys.exit("idleconns: KIND is h1, h2c or tls")
     pool = Pool(kind, host, port)
     gate = asyncio.Semaphore(OPEN_AT_ONCE)
-    await asyncio.gather(*(pool.one(gate) for _ in range(count)))
+    tasks = [asyncio.ensure_future(pool.one(gate)) for _ in range(count)]
+    _, late = await asyncio.wait(tasks, timeout=DEADLINE)
+    for t in late:
+        t.cancel()
+    pool.failed += len(late)
     print("ready %d %d %s" % (pool.ok, pool.failed, pool.cipher), flush=True)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.buffer.read)
