@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
@@ -136,12 +137,17 @@ h1_accept(int fd, struct sockaddr *sa, socklen_t salen,
 {
 	struct bufferevent	*bev;
 	struct client		*c;
+	int			 one = 1;
 
 	(void)salen;
 	if (worker->shutting_down) {
 		close(fd);
 		return;
 	}
+	/* Responses go out as they come, not held for the next ACK. */
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
 	if (wl->conf->tls.enabled) {
 		tls_accept(fd, sa, wl);
 		return;

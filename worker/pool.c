@@ -24,6 +24,8 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <stddef.h>
@@ -362,7 +364,7 @@ pool_try(struct pool_connect *pc)
 	struct sockaddr_storage	 ss;
 	struct timeval		 tv;
 	socklen_t		 sslen;
-	int			 left;
+	int			 left, one = 1;
 
 	if (o->type == ORIGIN_UNIX && o->via_master) {
 		pc->waiting_master = 1;
@@ -377,6 +379,9 @@ pool_try(struct pool_connect *pc)
 		pool_fail(pc, errno);
 		return;
 	}
+	if (o->type == ORIGIN_TCP)
+		(void)setsockopt(pc->fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
 	if (connect(pc->fd, (struct sockaddr *)&ss, sslen) == 0) {
 		pool_done(pc);
 		return;
