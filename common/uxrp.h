@@ -142,6 +142,7 @@ struct listener_conf {
 	mode_t			 mode;		/* LISTENER_UNIX, default 0666 */
 	int			 fd;		/* bound socket, -1 until then */
 	struct tls_files	 tls;		/* the default certificate */
+	int			 proxy_protocol;	/* PROXY v1/v2 first */
 };
 
 struct timeouts_conf {

@@ -68,7 +68,7 @@ static const char *const conf_keys_top[] = {
 	"limits", "vhosts", "control", "control_users", NULL
 };
 static const char *const conf_keys_listen[] = {
-	"address", "port", "path", "mode", "tls", NULL
+	"address", "port", "path", "mode", "tls", "proxy_protocol", NULL
 };
 static const char *const conf_keys_timeouts[] = {
 	"connect", "request_header", "origin_response", "idle", "drain", NULL
@@ -493,7 +493,8 @@ conf_parse_listener(struct conf_ctx *ctx, json_t *o, size_t idx)
 {
 	struct uxrp_conf	*conf = ctx->conf;
 	struct listener_conf	*l, *ol;
-	char			 path[CONF_PATH_MAX];
+	char			 path[CONF_PATH_MAX], kpath[CONF_PATH_MAX];
+	json_t			*v;
 	int			 rc, tcp, unix;
 
 	conf_pathidx(path, "listen", idx);
@@ -524,6 +525,13 @@ conf_parse_listener(struct conf_ctx *ctx, json_t *o, size_t idx)
 		rc = -1;
 	}
 	conf_parse_tls(ctx, o, path, &l->tls);
+	if ((v = json_object_get(o, "proxy_protocol")) != NULL) {
+		conf_path(kpath, path, "proxy_protocol");
+		if (!json_is_boolean(v))
+			conf_err(ctx, kpath, "expected true or false");
+		else
+			l->proxy_protocol = json_is_true(v);
+	}
 	if (rc == 0) {
 		TAILQ_FOREACH(ol, &conf->listeners, entry) {
 			if (ol->type == l->type &&

@@ -135,11 +135,8 @@ void
 h1_accept(int fd, struct sockaddr *sa, socklen_t salen,
     struct wlistener *wl)
 {
-	struct bufferevent	*bev;
-	struct client		*c;
-	int			 one = 1;
+	int	 one = 1;
 
-	(void)salen;
 	if (worker->shutting_down) {
 		close(fd);
 		return;
@@ -148,6 +145,20 @@ h1_accept(int fd, struct sockaddr *sa, socklen_t salen,
 	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
+	if (wl->conf->proxy_protocol) {
+		proxyproto_accept(fd, sa, salen, wl);
+		return;
+	}
+	h1_accept_ready(fd, sa, wl);
+}
+
+/* sa: the client, as the socket or a PROXY header says. */
+void
+h1_accept_ready(int fd, struct sockaddr *sa, struct wlistener *wl)
+{
+	struct bufferevent	*bev;
+	struct client		*c;
+
 	if (wl->conf->tls.enabled) {
 		tls_accept(fd, sa, wl);
 		return;

@@ -241,6 +241,7 @@ void	 proxy_origin_ready(struct exchange *, struct origin_conn *, int,
 
 /* h1.c: HTTP/1.1 clients and what all client connections share */
 void	 h1_accept(int, struct sockaddr *, socklen_t, struct wlistener *);
+void	 h1_accept_ready(int, struct sockaddr *, struct wlistener *);
 void	 h1_shutdown(void);
 struct client *client_new(struct bufferevent *, struct sockaddr *, int);
 void	 client_start_h1(struct client *);
@@ -254,6 +255,12 @@ void	 tls_set_tickets(const struct imsg *);
 void	 tls_accept(int, struct sockaddr *, struct wlistener *);
 struct ssl_st;
 struct ssl_st *tls_origin_new(const struct origin_conf *);
+
+/* proxyproto.c: the PROXY protocol on listeners */
+ssize_t	 proxyproto_parse(const unsigned char *, size_t,
+	    struct sockaddr_storage *);
+void	 proxyproto_accept(int, struct sockaddr *, socklen_t,
+	    struct wlistener *);
 
 /* h2.c: HTTP/2 clients */
 void	 h2_start(struct client *);
