@@ -74,6 +74,14 @@ struct origin_tls_conf {
 	char			 ca[UXRP_FILE_MAX];	/* PEM, read by master */
 };
 
+/* "origin_user"/"origin_group": who must be listening on the socket. */
+struct origin_peer {
+	int			 uid_set;
+	int			 gid_set;
+	uid_t			 uid;
+	gid_t			 gid;
+};
+
 struct origin_conf {
 	TAILQ_ENTRY(origin_conf) entry;
 	int			 id;		/* index, 0 .. norigins - 1 */
@@ -91,6 +99,7 @@ struct origin_conf {
 	int			 check_interval;	/* 0: no check */
 	int			 check_timeout;
 	struct origin_tls_conf	 tls;
+	struct origin_peer	 peer;
 };
 
 struct mount_conf {

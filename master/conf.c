@@ -37,6 +37,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -81,7 +82,7 @@ static const char *const conf_keys_vhost[] = {
 };
 static const char *const conf_keys_mount[] = {
 	"mountpoint", "origin", "origin_path", "check", "origin_protocol",
-	"origin_tls", NULL
+	"origin_tls", "origin_user", "origin_group", NULL
 };
 static const char *const conf_keys_origin_tls[] = {
 	"ca", "server_name", "verify", NULL
@@ -119,7 +120,9 @@ static int	 conf_parse_origin_tls(struct conf_ctx *, json_t *,
 		    const char *, struct origin_tls_conf *);
 static int	 conf_parse_origin(struct conf_ctx *, const char *,
 		    const char *, struct mount_conf *, int *,
-		    const struct origin_tls_conf *);
+		    const struct origin_tls_conf *, const struct origin_peer *);
+static int	 conf_parse_origin_peer(struct conf_ctx *, json_t *,
+		    const char *, struct origin_peer *);
 static int	 conf_origin_unix(struct conf_ctx *, const char *,
 		    const char *, size_t, struct origin_conf *);
 static int	 conf_origin_abstract(struct conf_ctx *, const char *,
@@ -880,6 +883,7 @@ conf_parse_mount(struct conf_ctx *ctx, struct vhost_conf *vh,
 {
 	struct mount_conf	*m;
 	struct origin_tls_conf	 otls;
+	struct origin_peer	 opeer;
 	char			 kpath[CONF_PATH_MAX];
 	json_t			*v;
 	int			 lws = 0, ok = 1, dup;
@@ -921,10 +925,11 @@ conf_parse_mount(struct conf_ctx *ctx, struct vhost_conf *vh,
 	} else if (!json_is_string(v)) {
 		conf_err(ctx, kpath, "expected a string");
 		ok = 0;
-	} else if (conf_parse_origin_tls(ctx, o, path, &otls) == -1)
+	} else if (conf_parse_origin_tls(ctx, o, path, &otls) == -1 ||
+	    conf_parse_origin_peer(ctx, o, path, &opeer) == -1)
 		ok = 0;
 	else if ((m->origin_id = conf_parse_origin(ctx, kpath,
-	    json_string_value(v), m, &lws, &otls)) == -1)
+	    json_string_value(v), m, &lws, &otls, &opeer)) == -1)
 		ok = 0;
 
 	if ((v = json_object_get(o, "origin_path")) != NULL) {
@@ -1005,7 +1010,8 @@ conf_mount_insert(struct vhost_conf *vh, struct mount_conf *m)
  */
 static int
 conf_parse_origin(struct conf_ctx *ctx, const char *path, const char *s,
-    struct mount_conf *m, int *lws, const struct origin_tls_conf *otls)
+    struct mount_conf *m, int *lws, const struct origin_tls_conf *otls,
+    const struct origin_peer *opeer)
 {
 	struct origin_conf	 oc;
 	const char		*colon;
@@ -1014,6 +1020,7 @@ conf_parse_origin(struct conf_ctx *ctx, const char *path, const char *s,
 
 	memset(&oc, 0, sizeof(oc));
 	oc.tls = *otls;
+	oc.peer = *opeer;
 	if (s[0] == '+') {
 		*lws = 1;
 		if ((colon = strchr(s + 1, ':')) != NULL) {
@@ -1037,6 +1044,12 @@ conf_parse_origin(struct conf_ctx *ctx, const char *path, const char *s,
 		rc = conf_origin_tcp(ctx, path, s, &oc);
 	if (rc == -1)
 		return (-1);
+	if (oc.type == ORIGIN_ABSTRACT && !oc.peer.uid_set &&
+	    !oc.peer.gid_set) {
+		conf_err(ctx, path, "an abstract socket has no permissions: "
+		    "origin_user or origin_group is required");
+		return (-1);
+	}
 	if (strlcpy(oc.name, s, sizeof(oc.name)) >= sizeof(oc.name)) {
 		conf_err(ctx, path, "too long (max %zu bytes)",
 		    sizeof(oc.name) - 1);
@@ -1219,7 +1232,8 @@ conf_origin_same(const struct origin_conf *a, const struct origin_conf *b)
 	const struct sockaddr_in6	*a6, *b6;
 
 	if (a->type != b->type ||
-	    memcmp(&a->tls, &b->tls, sizeof(a->tls)) != 0)
+	    memcmp(&a->tls, &b->tls, sizeof(a->tls)) != 0 ||
+	    memcmp(&a->peer, &b->peer, sizeof(a->peer)) != 0)
 		return (0);
 	if (a->type != ORIGIN_TCP)
 		return (strcmp(a->path, b->path) == 0);
@@ -1629,6 +1643,71 @@ conf_parse_origin_tls(struct conf_ctx *ctx, json_t *mount, const char *mpath,
 	} else if (t->verify) {
 		conf_err(ctx, path, "\"ca\" is needed to verify the origin "
 		    "(or \"verify\": false)");
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * "origin_user" and "origin_group", a name or a number each: the
+ * credentials the process listening on a Unix origin must have. An
+ * abstract socket has no file permissions, so one of them is required.
+ */
+static int
+conf_parse_origin_peer(struct conf_ctx *ctx, json_t *mount, const char *mpath,
+    struct origin_peer *p)
+{
+	json_t		*v, *origin;
+	struct passwd	*pw;
+	struct group	*gr;
+	char		 kpath[CONF_PATH_MAX];
+	const char	*s;
+	json_int_t	 n;
+
+	memset(p, 0, sizeof(*p));
+	conf_path(kpath, mpath, "origin_user");
+	if ((v = json_object_get(mount, "origin_user")) != NULL) {
+		if (json_is_integer(v) && (n = json_integer_value(v)) >= 0 &&
+		    n < (json_int_t)UINT32_MAX)
+			p->uid = (uid_t)n;
+		else if (json_is_string(v)) {
+			s = json_string_value(v);
+			if ((pw = getpwnam(s)) == NULL) {
+				conf_err(ctx, kpath, "unknown user %s", s);
+				return (-1);
+			}
+			p->uid = pw->pw_uid;
+		} else {
+			conf_err(ctx, kpath, "expected a user name or id");
+			return (-1);
+		}
+		p->uid_set = 1;
+	}
+	conf_path(kpath, mpath, "origin_group");
+	if ((v = json_object_get(mount, "origin_group")) != NULL) {
+		if (json_is_integer(v) && (n = json_integer_value(v)) >= 0 &&
+		    n < (json_int_t)UINT32_MAX)
+			p->gid = (gid_t)n;
+		else if (json_is_string(v)) {
+			s = json_string_value(v);
+			if ((gr = getgrnam(s)) == NULL) {
+				conf_err(ctx, kpath, "unknown group %s", s);
+				return (-1);
+			}
+			p->gid = gr->gr_gid;
+		} else {
+			conf_err(ctx, kpath, "expected a group name or id");
+			return (-1);
+		}
+		p->gid_set = 1;
+	}
+	origin = json_object_get(mount, "origin");
+	s = json_is_string(origin) ? json_string_value(origin) : "";
+	if ((p->uid_set || p->gid_set) && s[0] != '+' && s[0] != '@' &&
+	    strncmp(s, "unix:", 5) != 0) {
+		conf_path(kpath, mpath, p->uid_set ? "origin_user" :
+		    "origin_group");
+		conf_err(ctx, kpath, "only for an origin on a socket");
 		return (-1);
 	}
 	return (0);

@@ -242,6 +242,58 @@ pool_conn_new(struct pool *p, int fd)
 	return (oc);
 }
 
+/*
+ * Whoever listens on the socket must be who the configuration says:
+ * a path taken over by another local user does not get the request.
+ */
+static int
+pool_peer_check(struct pool *p, int fd)
+{
+	const struct origin_peer	*want = &p->origin->peer;
+	uid_t				 uid;
+	gid_t				 gid;
+	char				 expect[64];
+#ifdef SO_PEERCRED
+	struct ucred			 cred;
+	socklen_t			 len = sizeof(cred);
+#endif
+
+	if (!want->uid_set && !want->gid_set)
+		return (0);
+#ifdef SO_PEERCRED
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		log_warn("origin %d %s: peer credentials", p->origin->id,
+		    p->origin->name);
+		return (-1);
+	}
+	uid = cred.uid;
+	gid = cred.gid;
+#else
+	if (getpeereid(fd, &uid, &gid) == -1) {
+		log_warn("origin %d %s: peer credentials", p->origin->id,
+		    p->origin->name);
+		return (-1);
+	}
+#endif
+	if ((want->uid_set && uid != want->uid) ||
+	    (want->gid_set && gid != want->gid)) {
+		if (want->uid_set && want->gid_set)
+			snprintf(expect, sizeof(expect), "uid %u gid %u",
+			    (unsigned)want->uid, (unsigned)want->gid);
+		else if (want->uid_set)
+			snprintf(expect, sizeof(expect), "uid %u",
+			    (unsigned)want->uid);
+		else
+			snprintf(expect, sizeof(expect), "gid %u",
+			    (unsigned)want->gid);
+		log_warnx("origin %d %s: listened on by uid %u gid %u, not "
+		    "%s", p->origin->id, p->origin->name, (unsigned)uid,
+		    (unsigned)gid, expect);
+		return (-1);
+	}
+	return (0);
+}
+
 static void
 pool_done(struct pool_connect *pc)
 {
@@ -253,6 +305,11 @@ pool_done(struct pool_connect *pc)
 
 	pc->fd = -1;
 	pool_connect_free(pc);
+	if (pool_peer_check(p, fd) == -1) {
+		close(fd);
+		proxy_origin_ready(ex, NULL, EPROTO, "origin-identity");
+		return;
+	}
 	if ((oc = pool_conn_new(p, fd)) == NULL) {
 		close(fd);
 		proxy_origin_ready(ex, NULL, ENOMEM, "worker-error");

@@ -501,7 +501,7 @@ t_privileged(void **state)
 	    "\"+/nonexistent/a.sock:/\"},\n"
 	    "{\"mountpoint\": \"/b/\", \"origin\": \"unix:%s/run/b.sock\"},\n"
 	    "{\"mountpoint\": \"/c/\", \"origin\": \"unix:%s.x/c.sock\"},\n"
-	    "{\"mountpoint\": \"/d/\", \"origin\": \"@name\"},\n"
+	    "{\"mountpoint\": \"/d/\", \"origin\": \"@name\", \"origin_user\": 0},\n"
 	    "{\"mountpoint\": \"/e/\", \"origin\": \"127.0.0.1:9000\"}]}] }",
 	    tmpdir, tmpdir, tmpdir);
 
@@ -1210,7 +1210,7 @@ t_origin_abstract(void **state)
 	    "{\"mountpoint\": \"/a/\", \"origin\": \"@\"},\n"
 	    "{\"mountpoint\": \"/b/\", \"origin\": \"@%s\"},\n"
 	    "{\"mountpoint\": \"/c/\", \"origin\": \"@a b\"},\n"
-	    "{\"mountpoint\": \"/d/\", \"origin\": \"@%s\"}]}] }", name,
+	    "{\"mountpoint\": \"/d/\", \"origin\": \"@%s\", \"origin_user\": 0}]}] }", name,
 	    name + 1);
 	refused(text,
 	    "t.conf:2:33: vhosts[0].mounts[0].origin: abstract socket name "
