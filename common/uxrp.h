@@ -110,6 +110,7 @@ struct mount_conf {
 	size_t			 origin_path_len;
 	int			 origin_id;
 	int			 vhost_id;
+	int			 restart_grace;	/* seconds; 0: fail at once */
 };
 
 struct vhost_name {

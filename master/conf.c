@@ -82,7 +82,7 @@ static const char *const conf_keys_vhost[] = {
 };
 static const char *const conf_keys_mount[] = {
 	"mountpoint", "origin", "origin_path", "check", "origin_protocol",
-	"origin_tls", "origin_user", "origin_group", NULL
+	"origin_tls", "origin_user", "origin_group", "restart_grace", NULL
 };
 static const char *const conf_keys_origin_tls[] = {
 	"ca", "server_name", "verify", NULL
@@ -944,6 +944,16 @@ conf_parse_mount(struct conf_ctx *ctx, struct vhost_conf *vh,
 		} else if (conf_urlpath(ctx, kpath, "", json_string_value(v),
 		    m->origin_path, &m->origin_path_len) == -1)
 			ok = 0;
+	}
+
+	if ((v = json_object_get(o, "restart_grace")) != NULL) {
+		conf_path(kpath, path, "restart_grace");
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > 3600) {
+			conf_err(ctx, kpath, "expected an integer, 0 to 3600");
+			ok = 0;
+		} else
+			m->restart_grace = (int)json_integer_value(v);
 	}
 
 	if ((v = json_object_get(o, "check")) != NULL && ok) {

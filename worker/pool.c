@@ -69,6 +69,7 @@ struct pool_connect {
 	int				 fd;
 	int				 delay_ms;
 	int				 waiting_master;
+	int				 grace;	/* missing/refused: wait */
 	struct timeval			 deadline;
 	struct event			*ev;
 };
@@ -414,6 +415,17 @@ pool_sockaddr(const struct origin_conf *o, struct sockaddr_storage *ss)
 	}
 }
 
+/*
+ * A socket that is missing or refusing while its application restarts:
+ * with the mount's restart_grace, the request waits for it, polling
+ * (at most every POOL_RETRY_MAX_MS), instead of failing at once.
+ */
+static int
+pool_restarting(struct pool_connect *pc, int error)
+{
+	return (pc->grace && (error == ENOENT || error == ECONNREFUSED));
+}
+
 static void
 pool_try(struct pool_connect *pc)
 {
@@ -421,7 +433,7 @@ pool_try(struct pool_connect *pc)
 	struct sockaddr_storage	 ss;
 	struct timeval		 tv;
 	socklen_t		 sslen;
-	int			 left, one = 1;
+	int			 left, one = 1, error;
 
 	if (o->type == ORIGIN_UNIX && o->via_master) {
 		pc->waiting_master = 1;
@@ -461,7 +473,13 @@ pool_try(struct pool_connect *pc)
 		pool_retry(pc, EAGAIN);
 		return;
 	default:
-		pool_fail(pc, errno);
+		error = errno;
+		close(pc->fd);
+		pc->fd = -1;
+		if (pool_restarting(pc, error))
+			pool_retry(pc, error);
+		else
+			pool_fail(pc, error);
 		return;
 	}
 }
@@ -506,8 +524,8 @@ pool_connected_via_master(const struct origin_connect_res *res, int fd)
 		return;
 	}
 	pc->waiting_master = 0;
-	if (res->error == EAGAIN) {
-		pool_retry(pc, EAGAIN);
+	if (res->error == EAGAIN || pool_restarting(pc, res->error)) {
+		pool_retry(pc, res->error);
 		return;
 	}
 	if (res->error != 0) {
@@ -546,8 +564,10 @@ pool_get(struct pool *p, struct exchange *ex, uint32_t reqid, int fresh)
 	struct origin_conn	*oc;
 	struct pool_connect	*pc;
 	struct timeval		 now, tmo;
+	int			 grace;
 
-	if (pool_fail_fast(p)) {
+	grace = ex->mount != NULL ? ex->mount->restart_grace : 0;
+	if (grace == 0 && pool_fail_fast(p)) {
 		proxy_origin_ready(ex, NULL, ECONNREFUSED, "origin-down");
 		return (0);
 	}
@@ -572,8 +592,11 @@ pool_get(struct pool *p, struct exchange *ex, uint32_t reqid, int fresh)
 	pc->delay_ms = POOL_RETRY_MIN_MS;
 	event_base_gettimeofday_cached(worker->base, &now);
 	tmo.tv_sec = worker->conf->timeouts.connect;
+	if (grace > tmo.tv_sec)
+		tmo.tv_sec = grace;
 	tmo.tv_usec = 0;
 	timeradd(&now, &tmo, &pc->deadline);
+	pc->grace = grace > 0;
 	TAILQ_INSERT_TAIL(&pool_connects, pc, entry);
 	pool_try(pc);
 	return (0);

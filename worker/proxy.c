@@ -40,6 +40,7 @@
 #include "worker.h"
 
 #define CLIENT_STATUS_GONE	499	/* logged when the client left */
+#define PROXY_GRACE_RETRIES	20	/* an origin that keeps closing */
 
 static void	origin_read_cb(struct bufferevent *, void *);
 static void	origin_write_cb(struct bufferevent *, void *);
@@ -246,6 +247,21 @@ proxy_idempotent(const struct http_request *req)
 		    memcmp(req->method, methods[i], req->methodlen) == 0)
 			return (1);
 	return (0);
+}
+
+/* Within its mount's restart_grace, counted from the request's start. */
+static int
+proxy_in_grace(const struct exchange *ex)
+{
+	struct timeval	 now, grace, end;
+
+	if (ex->mount == NULL || ex->mount->restart_grace == 0)
+		return (0);
+	gettimeofday(&now, NULL);
+	grace.tv_sec = ex->mount->restart_grace;
+	grace.tv_usec = 0;
+	timeradd(&ex->start, &grace, &end);
+	return (timercmp(&now, &end, <));
 }
 
 /* ex->req is parsed: route it and find it an origin connection. */
@@ -621,10 +637,15 @@ origin_event_cb(struct bufferevent *bev, short events, void *arg)
 		return;
 	}
 	if (!ex->resp_head_done) {
-		if (!ex->resp_any && ex->reused && !ex->retried &&
-		    !ex->has_reqbody && proxy_idempotent(&ex->req)) {
-			/* The pooled connection was closed under us. */
-			ex->retried = 1;
+		if (!ex->resp_any && !ex->has_reqbody &&
+		    proxy_idempotent(&ex->req) &&
+		    ((ex->reused && !ex->retried) ||
+		    (ex->retried < PROXY_GRACE_RETRIES && proxy_in_grace(ex)))) {
+			/*
+			 * The pooled connection was closed under us, or the
+			 * origin went down for a restart the mount waits for.
+			 */
+			ex->retried++;
 			bufferevent_setcb(ex->oc->bev, NULL, NULL, NULL, NULL);
 			pool_close(ex->oc);
 			ex->oc = NULL;
