@@ -111,6 +111,7 @@ struct mount_conf {
 	int			 origin_id;
 	int			 vhost_id;
 	int			 restart_grace;	/* seconds; 0: fail at once */
+	int			 websocket;	/* h1 Upgrade: websocket */
 };
 
 struct vhost_name {

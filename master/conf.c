@@ -82,7 +82,8 @@ static const char *const conf_keys_vhost[] = {
 };
 static const char *const conf_keys_mount[] = {
 	"mountpoint", "origin", "origin_path", "check", "origin_protocol",
-	"origin_tls", "origin_user", "origin_group", "restart_grace", NULL
+	"origin_tls", "origin_user", "origin_group", "restart_grace",
+	"websocket", NULL
 };
 static const char *const conf_keys_origin_tls[] = {
 	"ca", "server_name", "verify", NULL
@@ -944,6 +945,15 @@ conf_parse_mount(struct conf_ctx *ctx, struct vhost_conf *vh,
 		} else if (conf_urlpath(ctx, kpath, "", json_string_value(v),
 		    m->origin_path, &m->origin_path_len) == -1)
 			ok = 0;
+	}
+
+	if ((v = json_object_get(o, "websocket")) != NULL) {
+		conf_path(kpath, path, "websocket");
+		if (!json_is_boolean(v)) {
+			conf_err(ctx, kpath, "expected true or false");
+			ok = 0;
+		} else
+			m->websocket = json_is_true(v);
 	}
 
 	if ((v = json_object_get(o, "restart_grace")) != NULL) {

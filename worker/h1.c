@@ -499,8 +499,10 @@ h1_req_consumed(void *arg, size_t n, int full)
 		bufferevent_disable(c->bev, EV_READ);
 		return;
 	}
-	/* An upload is timed by its own progress. */
-	tv.tv_sec = worker->conf->timeouts.request_header;
+	/* An upload is timed by its own progress, a tunnel by idleness. */
+	tv.tv_sec = c->ex != NULL && c->ex->tunnel ?
+	    worker->conf->timeouts.idle :
+	    worker->conf->timeouts.request_header;
 	tv.tv_usec = 0;
 	bufferevent_set_timeouts(c->bev, c->ex != NULL &&
 	    !c->ex->reqbody.done ? &tv : NULL, NULL);
@@ -547,6 +549,21 @@ h1_resp_head(void *arg, struct exchange *ex, const struct http_response *resp)
 			continue;
 		evbuffer_add_printf(out, "%.*s: %.*s\r\n", (int)f->namelen,
 		    f->name, (int)f->valuelen, f->value);
+	}
+	if (resp->status == 101 && ex->tunnel) {
+		for (i = 0; i < resp->nfields; i++)
+			if (http_field_is(&resp->fields[i], "upgrade"))
+				evbuffer_add_printf(out, "Connection: Upgrade\r\n"
+				    "Upgrade: %.*s\r\n",
+				    (int)resp->fields[i].valuelen,
+				    resp->fields[i].value);
+		tv.tv_sec = worker->conf->timeouts.idle;
+		tv.tv_usec = 0;
+		bufferevent_set_timeouts(c->bev, &tv, &tv);
+		/* What the client sent after its handshake goes on now. */
+		bufferevent_enable(c->bev, EV_READ);
+		bufferevent_trigger(c->bev, EV_READ, BEV_OPT_DEFER_CALLBACKS);
+		goto end;
 	}
 	if (resp->status < 200)
 		goto end;

@@ -227,6 +227,10 @@ proxy_request_head(struct exchange *ex, const char *target, size_t targetlen)
 		evbuffer_add_printf(h, "Forwarded: for=unknown");
 	evbuffer_add_printf(h, ";host=\"%.*s\";proto=%s\r\n", (int)hostlen,
 	    host, proto);
+	if (ex->upgrade != NULL)
+		evbuffer_add_printf(h, "Connection: Upgrade\r\n"
+		    "Upgrade: %.*s\r\n", (int)ex->upgrade->valuelen,
+		    ex->upgrade->value);
 	if (req->chunked)
 		evbuffer_add_printf(h, "Transfer-Encoding: chunked\r\n");
 	else if (req->content_length >= 0)
@@ -247,6 +251,24 @@ proxy_idempotent(const struct http_request *req)
 		    memcmp(req->method, methods[i], req->methodlen) == 0)
 			return (1);
 	return (0);
+}
+
+/* The Upgrade field of a WebSocket handshake (RFC 6455 4.1), or NULL. */
+static const struct http_field *
+proxy_websocket(const struct http_request *req)
+{
+	int	 i;
+
+	if (!req->conn_upgrade || req->methodlen != 3 ||
+	    memcmp(req->method, "GET", 3) != 0 || req->content_length > 0 ||
+	    req->chunked)
+		return (NULL);
+	for (i = 0; i < req->nfields; i++)
+		if (http_field_is(&req->fields[i], "upgrade") &&
+		    http_token_in_list(req->fields[i].value,
+		    req->fields[i].valuelen, "websocket"))
+			return (&req->fields[i]);
+	return (NULL);
 }
 
 /* Within its mount's restart_grace, counted from the request's start. */
@@ -309,6 +331,8 @@ exchange_start(struct exchange *ex)
 		exchange_fail(ex, 413, "body-too-large");
 		return;
 	}
+	if (ex->mount->websocket && !ex->req_raw)
+		ex->upgrade = proxy_websocket(req);
 	n = route_rewrite(ex->mount, req->path, req->pathlen, target,
 	    sizeof(target));
 	if (n == -1) {
@@ -495,12 +519,29 @@ proxy_read_response_head(struct exchange *ex)
 			return (-1);
 		}
 		if (r == -1 || h1_response_parse((const char *)p, r,
-		    resp) == -1 || resp->status == 101) {
+		    resp) == -1 || (resp->status == 101 &&
+		    ex->upgrade == NULL)) {
 			free(resp);
 			exchange_fail(ex, 502, "origin-invalid");
 			return (-1);
 		}
 		ex->resp_scan = 0;
+		if (resp->status == 101) {
+			/* Switched: from now on bytes, both ways, until a close. */
+			ex->status = 101;
+			ex->tunnel = 1;
+			ex->close_after = 1;
+			ex->origin_reusable = 0;
+			ex->resp_body = BODY_CLOSE;
+			body_init(&ex->respbody, BIN_CLOSE, 0, 0, 0, 0);
+			ex->has_reqbody = 1;
+			body_init(&ex->reqbody, BIN_CLOSE, 0, 0, 0, 0);
+			ex->resp_head_done = 1;
+			ex->ops->resp_head(ex->front, ex, resp);
+			free(resp);
+			evbuffer_drain(in, r);
+			return (1);
+		}
 		if (resp->status < 200) {
 			/* Interim: the front relays it if it can. */
 			ex->ops->resp_head(ex->front, ex, resp);
@@ -603,7 +644,9 @@ origin_read_cb(struct bufferevent *bev, void *arg)
 		if (proxy_read_response_head(ex) != 1)
 			return;
 		evtimer_del(ex->resp_timer);
-		tv.tv_sec = worker->conf->timeouts.origin_response;
+		/* A tunnel may be quiet for as long as an idle client. */
+		tv.tv_sec = ex->tunnel ? worker->conf->timeouts.idle :
+		    worker->conf->timeouts.origin_response;
 		tv.tv_usec = 0;
 		bufferevent_set_timeouts(ex->oc->bev, &tv, NULL);
 	}

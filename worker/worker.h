@@ -221,6 +221,8 @@ struct exchange {
 	int			 origin_reusable;
 	int			 origin_eof;
 	int			 origin_wfail;	/* it stopped taking the request */
+	const struct http_field	*upgrade;	/* a WebSocket upgrade asked */
+	int			 tunnel;	/* after 101: bytes both ways */
 	int			 counted;	/* in its pool's in-flight count */
 	int			 close_after;	/* h1: the client must close */
 	int			 status;

@@ -1,0 +1,235 @@
+"""WebSocket over HTTP/1.1: on a mount with "websocket": true, an
+Upgrade: websocket request reaches the origin with its Upgrade and
+Connection fields; on 101 both connections become a byte tunnel, with
+back-pressure, until either side closes."""
+
+import base64
+import hashlib
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+from conftest import SCALE
+from origins import Echo, Fixed
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class WSOrigin:
+    """Answers a WebSocket handshake with 101, then echoes bytes; or,
+    with `rogue`, answers 101 to anything."""
+
+    def __init__(self, path, rogue=False):
+        self.path = path
+        self.rogue = rogue
+        self.heads = []
+        self.closed_by_peer = threading.Event()
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.bind(path)
+        os.chmod(path, 0o666)
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def loop(self):
+        while not self.stop.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            threading.Thread(target=self.serve, args=(c,),
+                             daemon=True).start()
+
+    def serve(self, c):
+        c.settimeout(20 * SCALE)
+        buf = b""
+        try:
+            while b"\r\n\r\n" not in buf:
+                d = c.recv(65536)
+                if not d:
+                    return
+                buf += d
+            head, rest = buf.split(b"\r\n\r\n", 1)
+            self.heads.append(head)
+            key = b""
+            upgrade = False
+            for line in head.split(b"\r\n")[1:]:
+                n, _, v = line.partition(b":")
+                if n.strip().lower() == b"sec-websocket-key":
+                    key = v.strip()
+                if n.strip().lower() == b"upgrade" and \
+                        v.strip().lower() == b"websocket":
+                    upgrade = True
+            if not (key and upgrade) and not self.rogue:
+                c.sendall(b"HTTP/1.1 426 Upgrade Required\r\n"
+                          b"Content-Length: 0\r\n\r\n")
+                return
+            accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
+            c.sendall(b"HTTP/1.1 101 Switching Protocols\r\n"
+                      b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                      b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+            if rest:
+                c.sendall(rest)
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    self.closed_by_peer.set()
+                    return
+                if d == b"CLOSE-NOW":
+                    return
+                c.sendall(d)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+@pytest.fixture
+def ws(bench):
+    o = WSOrigin(bench.path("ws.sock"))
+    conf = bench.config(mounts=[
+        {"mountpoint": "/ws/", "origin": "unix:" + o.path,
+         "websocket": True},
+        {"mountpoint": "/plain/", "origin": "unix:" + o.path}])
+    d = bench.daemon(conf)
+    d.ws = o
+    yield d
+    o.close()
+
+
+def handshake(port, path="/ws/chat", extra=b""):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10 * SCALE)
+    key = base64.b64encode(os.urandom(16))
+    s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: a.test\r\n"
+              b"Upgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
+              b"Sec-WebSocket-Key: " + key + b"\r\n"
+              b"Sec-WebSocket-Version: 13\r\n\r\n" + extra)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(65536)
+        if not d:
+            break
+        buf += d
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    return s, key, head, rest
+
+
+def recv_exact(s, n):
+    out = b""
+    while len(out) < n:
+        d = s.recv(min(65536, n - len(out)))
+        if not d:
+            break
+        out += d
+    return out
+
+
+def test_handshake_and_echo(ws):
+    s, key, head, rest = handshake(ws.port)
+    try:
+        lines = head.split(b"\r\n")
+        assert lines[0].startswith(b"HTTP/1.1 101 ")
+        h = {l.split(b":")[0].lower(): l.split(b":", 1)[1].strip()
+             for l in lines[1:]}
+        assert h[b"upgrade"] == b"websocket"
+        assert h[b"connection"].lower() == b"upgrade"
+        assert h[b"sec-websocket-accept"] == base64.b64encode(
+            hashlib.sha1(key + GUID).digest())
+        assert rest == b""
+        s.sendall(b"\x81\x85abcd" + bytes(range(5)))
+        assert recv_exact(s, 11) == b"\x81\x85abcd" + bytes(range(5))
+    finally:
+        s.close()
+    origin_lines = ws.ws.heads[-1].split(b"\r\n")
+    assert origin_lines[0] == b"GET /chat HTTP/1.1"
+    assert b"Upgrade: websocket" in origin_lines
+    assert b"Connection: Upgrade" in origin_lines
+    origin_head = ws.ws.heads[-1]
+    assert b"Sec-WebSocket-Key: " + key in origin_head
+
+
+def test_bytes_sent_with_the_handshake_get_through(ws):
+    s, _, head, rest = handshake(ws.port, extra=b"early bytes")
+    try:
+        assert head.startswith(b"HTTP/1.1 101 ")
+        got = rest + recv_exact(s, len(b"early bytes") - len(rest))
+        assert got == b"early bytes"
+    finally:
+        s.close()
+
+
+def test_megabytes_both_ways(ws):
+    data = os.urandom(4 * 1024 * 1024)
+    s, _, head, _ = handshake(ws.port)
+    got = bytearray()
+    try:
+        assert head.startswith(b"HTTP/1.1 101 ")
+
+        def reader():
+            while len(got) < len(data):
+                d = s.recv(65536)
+                if not d:
+                    break
+                got.extend(d)
+
+        t = threading.Thread(target=reader)
+        t.start()
+        s.sendall(data)
+        t.join(60 * SCALE)
+        assert bytes(got) == data
+    finally:
+        s.close()
+
+
+def test_client_close_reaches_origin(ws):
+    s, _, head, _ = handshake(ws.port)
+    assert head.startswith(b"HTTP/1.1 101 ")
+    s.close()
+    assert ws.ws.closed_by_peer.wait(5 * SCALE)
+
+
+def test_origin_close_reaches_client(ws):
+    s, _, head, _ = handshake(ws.port)
+    try:
+        assert head.startswith(b"HTTP/1.1 101 ")
+        s.sendall(b"CLOSE-NOW")
+        s.settimeout(5 * SCALE)
+        assert s.recv(100) == b""
+    finally:
+        s.close()
+    assert ws.wait_access(lambda l: " 101 " in l and "/ws/chat" in l)
+
+
+def test_mount_without_websocket_strips_upgrade(ws):
+    s, _, head, _ = handshake(ws.port, path="/plain/x")
+    s.close()
+    assert head.startswith(b"HTTP/1.1 426 ")
+    origin_head = ws.ws.heads[-1]
+    assert b"Upgrade:" not in origin_head
+    assert b"Sec-WebSocket-Key" in origin_head
+
+
+def test_unasked_101_is_502(bench):
+    o = WSOrigin(bench.path("rogue.sock"), rogue=True)
+    try:
+        conf = bench.config(mounts=[{"mountpoint": "/",
+                                     "origin": "unix:" + o.path}])
+        d = bench.daemon(conf)
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+        try:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
+            assert s.recv(100).startswith(b"HTTP/1.1 502 ")
+        finally:
+            s.close()
+    finally:
+        o.close()
