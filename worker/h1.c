@@ -319,6 +319,12 @@ client_write_cb(struct bufferevent *bev, void *arg)
 		client_timer_set(c, LINGER_SECS);
 		break;
 	case CS_HEAD:
+		if (c->out_paused) {
+			c->out_paused = 0;
+			bufferevent_enable(c->bev, EV_READ);
+			bufferevent_trigger(c->bev, EV_READ,
+			    BEV_OPT_DEFER_CALLBACKS);
+		}
 		break;
 	}
 }
@@ -397,6 +403,13 @@ client_read_head(struct client *c)
 
 	if ((len = evbuffer_get_length(in)) == 0)
 		return;
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) >=
+	    PROXY_HIGH_WATER) {
+		/* Answers pile up unread: no new request until they go. */
+		bufferevent_disable(c->bev, EV_READ);
+		c->out_paused = 1;
+		return;
+	}
 	if (c->nrequests == 0 && !c->tls) {
 		switch (client_is_h2_preface(in)) {
 		case 1:

@@ -63,6 +63,7 @@ struct client {
 	int			 head_started;
 	int			 close_after;
 	int			 nrequests;
+	int			 out_paused;	/* pipelined answers unread */
 	struct exchange		*ex;
 	struct event		*timer;
 	struct h2_session	*h2;

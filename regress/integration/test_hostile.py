@@ -229,7 +229,10 @@ def test_pipelined_flood_bounded(srv):
             "the proxy took %d bytes of requests without pausing" % sent
         assert sent < 64 << 20, sent
         grew = srv.workers_rss_kb() - rss0
-        assert grew < (96 << 10 if SANITIZE else 32 << 10), \
+        # ASan keeps freed memory in quarantine and shadow pages, so
+        # its bound only catches a runaway; the plain run is the measure
+        print("worker grew %d kB" % grew)
+        assert grew < (192 << 10 if SANITIZE else 32 << 10), \
             "worker grew %d kB" % grew
         served_quickly(srv)
         assert srv.workers() == workers
