@@ -102,6 +102,13 @@ struct origin_conf {
 	struct origin_peer	 peer;
 };
 
+#define UXRP_MOUNT_ORIGINS	16
+
+enum balance {
+	BALANCE_LEAST,		/* fewest requests outstanding */
+	BALANCE_ROUND_ROBIN
+};
+
 struct mount_conf {
 	TAILQ_ENTRY(mount_conf)	 entry;
 	char			 mountpoint[UXRP_URLPATH_MAX];
@@ -112,6 +119,10 @@ struct mount_conf {
 	int			 vhost_id;
 	int			 restart_grace;	/* seconds; 0: fail at once */
 	int			 websocket;	/* h1 Upgrade: websocket */
+	int			 origin_ids[UXRP_MOUNT_ORIGINS]; /* "origins" */
+	int			 norigin_ids;	/* origin_ids[0] == origin_id */
+	enum balance		 balance;
+	unsigned int		 rr_next;	/* a worker's own turn */
 };
 
 struct vhost_name {

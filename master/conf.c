@@ -83,7 +83,7 @@ static const char *const conf_keys_vhost[] = {
 static const char *const conf_keys_mount[] = {
 	"mountpoint", "origin", "origin_path", "check", "origin_protocol",
 	"origin_tls", "origin_user", "origin_group", "restart_grace",
-	"websocket", NULL
+	"websocket", "origins", "balance", NULL
 };
 static const char *const conf_keys_origin_tls[] = {
 	"ca", "server_name", "verify", NULL
@@ -124,6 +124,9 @@ static int	 conf_parse_origin(struct conf_ctx *, const char *,
 		    const struct origin_tls_conf *, const struct origin_peer *);
 static int	 conf_parse_origin_peer(struct conf_ctx *, json_t *,
 		    const char *, struct origin_peer *);
+static int	 conf_parse_origins(struct conf_ctx *, json_t *,
+		    const char *, struct mount_conf *,
+		    struct origin_tls_conf *, struct origin_peer *);
 static int	 conf_origin_unix(struct conf_ctx *, const char *,
 		    const char *, size_t, struct origin_conf *);
 static int	 conf_origin_abstract(struct conf_ctx *, const char *,
@@ -886,6 +889,7 @@ conf_parse_mount(struct conf_ctx *ctx, struct vhost_conf *vh,
 	struct origin_tls_conf	 otls;
 	struct origin_peer	 opeer;
 	char			 kpath[CONF_PATH_MAX];
+	int			 i;
 	json_t			*v;
 	int			 lws = 0, ok = 1, dup;
 
@@ -920,7 +924,15 @@ conf_parse_mount(struct conf_ctx *ctx, struct vhost_conf *vh,
 	}
 
 	conf_path(kpath, path, "origin");
-	if ((v = json_object_get(o, "origin")) == NULL) {
+	if ((v = json_object_get(o, "origin")) == NULL &&
+	    json_object_get(o, "origins") != NULL) {
+		if (conf_parse_origins(ctx, o, path, m, &otls, &opeer) == -1)
+			ok = 0;
+	} else if (v != NULL && json_object_get(o, "origins") != NULL) {
+		conf_err(ctx, kpath, "give \"origin\" or \"origins\", not "
+		    "both");
+		ok = 0;
+	} else if (v == NULL) {
 		conf_missing(ctx, path, "origin");
 		ok = 0;
 	} else if (!json_is_string(v)) {
@@ -932,6 +944,21 @@ conf_parse_mount(struct conf_ctx *ctx, struct vhost_conf *vh,
 	else if ((m->origin_id = conf_parse_origin(ctx, kpath,
 	    json_string_value(v), m, &lws, &otls, &opeer)) == -1)
 		ok = 0;
+	else {
+		m->origin_ids[0] = m->origin_id;
+		m->norigin_ids = 1;
+	}
+	if ((v = json_object_get(o, "balance")) != NULL) {
+		conf_path(kpath, path, "balance");
+		if (!json_is_string(v) ||
+		    (strcmp(json_string_value(v), "least") != 0 &&
+		    strcmp(json_string_value(v), "round-robin") != 0)) {
+			conf_err(ctx, kpath, "must be \"least\" or "
+			    "\"round-robin\"");
+			ok = 0;
+		} else if (strcmp(json_string_value(v), "round-robin") == 0)
+			m->balance = BALANCE_ROUND_ROBIN;
+	}
 
 	if ((v = json_object_get(o, "origin_path")) != NULL) {
 		conf_path(kpath, path, "origin_path");
@@ -968,8 +995,12 @@ conf_parse_mount(struct conf_ctx *ctx, struct vhost_conf *vh,
 
 	if ((v = json_object_get(o, "check")) != NULL && ok) {
 		conf_path(kpath, path, "check");
-		if (conf_parse_check(ctx, v, kpath, m->origin_id) == -1)
-			ok = 0;
+		for (i = 0; i < m->norigin_ids; i++)
+			if (conf_parse_check(ctx, v, kpath,
+			    m->origin_ids[i]) == -1) {
+				ok = 0;
+				break;
+			}
 	}
 
 	if (!ok) {
@@ -1473,7 +1504,7 @@ conf_report(const struct uxrp_conf *conf, FILE *fp)
 	const struct mount_conf		*m;
 	char				 addr[UXRP_FILE_MAX];
 	const char			*sep;
-	int				 first;
+	int				 first, i;
 
 	TAILQ_FOREACH(l, &conf->listeners, entry) {
 		if (l->type == LISTENER_TCP)
@@ -1527,8 +1558,15 @@ conf_report(const struct uxrp_conf *conf, FILE *fp)
 			fprintf(fp, " (default)");
 		sep = ": ";
 		TAILQ_FOREACH(m, &vh->mounts, entry) {
-			fprintf(fp, "%s%s -> origin %d %s", sep, m->mountpoint,
-			    m->origin_id, m->origin_path);
+			fprintf(fp, "%s%s -> origin %d", sep, m->mountpoint,
+			    m->origin_id);
+			for (i = 1; i < m->norigin_ids; i++)
+				fprintf(fp, "+%d", m->origin_ids[i]);
+			if (m->norigin_ids > 1)
+				fprintf(fp, " (%s)", m->balance ==
+				    BALANCE_ROUND_ROBIN ? "round-robin" :
+				    "least");
+			fprintf(fp, " %s", m->origin_path);
 			sep = ", ";
 		}
 		fprintf(fp, "\n");
@@ -1731,4 +1769,63 @@ conf_parse_origin_peer(struct conf_ctx *ctx, json_t *mount, const char *mpath,
 		return (-1);
 	}
 	return (0);
+}
+
+/*
+ * "origins": several origins for one mount, balanced by the worker.
+ * They share the mount's origin_path, TLS and identity settings, so
+ * the "+" form, which carries a path of its own, is not taken here.
+ */
+static int
+conf_parse_origins(struct conf_ctx *ctx, json_t *o, const char *path,
+    struct mount_conf *m, struct origin_tls_conf *otls,
+    struct origin_peer *opeer)
+{
+	json_t		*a, *v;
+	char		 apath[CONF_PATH_MAX], kpath[CONF_PATH_MAX];
+	size_t		 i;
+	int		 id, lws = 0, j, rc = 0;
+
+	conf_path(apath, path, "origins");
+	a = json_object_get(o, "origins");
+	if (!json_is_array(a) || json_array_size(a) == 0 ||
+	    json_array_size(a) > UXRP_MOUNT_ORIGINS) {
+		conf_err(ctx, apath, "expected an array of 1 to %d origins",
+		    UXRP_MOUNT_ORIGINS);
+		return (-1);
+	}
+	if (conf_parse_origin_tls(ctx, o, path, otls) == -1 ||
+	    conf_parse_origin_peer(ctx, o, path, opeer) == -1)
+		return (-1);
+	json_array_foreach(a, i, v) {
+		conf_pathidx(kpath, apath, i);
+		if (!json_is_string(v)) {
+			conf_err(ctx, kpath, "expected a string");
+			rc = -1;
+			continue;
+		}
+		if (json_string_value(v)[0] == '+') {
+			conf_err(ctx, kpath, "the \"+\" form carries its own "
+			    "path: use \"unix:\" and origin_path");
+			rc = -1;
+			continue;
+		}
+		if ((id = conf_parse_origin(ctx, kpath, json_string_value(v),
+		    m, &lws, otls, opeer)) == -1) {
+			rc = -1;
+			continue;
+		}
+		for (j = 0; j < m->norigin_ids; j++)
+			if (m->origin_ids[j] == id)
+				break;
+		if (j < m->norigin_ids) {
+			conf_err(ctx, kpath, "the same origin twice");
+			rc = -1;
+			continue;
+		}
+		m->origin_ids[m->norigin_ids++] = id;
+	}
+	if (rc == 0)
+		m->origin_id = m->origin_ids[0];
+	return (rc);
 }

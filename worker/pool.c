@@ -168,6 +168,24 @@ pool_fail_fast(struct pool *p)
 	return (0);
 }
 
+/* Worth a try now: not known down, or due for its probe. */
+int
+pool_usable(struct pool *p)
+{
+	struct timeval	 now;
+
+	if (!p->fail_fast)
+		return (1);
+	event_base_gettimeofday_cached(worker->base, &now);
+	return (!timercmp(&now, &p->probe_at, <));
+}
+
+int
+pool_inflight(struct pool *p)
+{
+	return (p->inflight);
+}
+
 static const char *
 pool_cause(int error)
 {

@@ -49,6 +49,7 @@ static void	exchange_resp_timeout(evutil_socket_t, short, void *);
 static void	exchange_end(struct exchange *, enum front_end);
 static void	proxy_pump_request(struct exchange *);
 static void	proxy_pump_response(struct exchange *);
+static struct pool *proxy_pick(struct exchange *);
 
 struct exchange *
 exchange_new(const struct front_ops *ops, void *front, const char *addr,
@@ -271,6 +272,50 @@ proxy_websocket(const struct http_request *req)
 	return (NULL);
 }
 
+/*
+ * One of the mount's origins: of those not tried yet and not known
+ * down, the one with the fewest requests outstanding here, or the next
+ * in turn. With all down, one still gets the request, and its 503.
+ */
+static struct pool *
+proxy_pick(struct exchange *ex)
+{
+	/* The turn is this worker's own state, kept in its copy. */
+	struct mount_conf	*m = (struct mount_conf *)(uintptr_t)ex->mount;
+	struct pool		*p, *best = NULL;
+	int			 i, k, n = m->norigin_ids, pick = -1;
+	unsigned int		 start;
+
+	/* Ties of the least-outstanding rule go round in turn too. */
+	start = m->rr_next++;
+	for (k = 0; k < n; k++) {
+		i = (start + k) % n;
+		if (ex->tried & (1u << i))
+			continue;
+		p = pool_for(m->origin_ids[i]);
+		if (!pool_usable(p))
+			continue;
+		if (best == NULL || (m->balance == BALANCE_LEAST &&
+		    pool_inflight(p) < pool_inflight(best))) {
+			best = p;
+			pick = i;
+		}
+		if (m->balance == BALANCE_ROUND_ROBIN)
+			break;
+	}
+	for (k = 0; best == NULL && k < n; k++) {
+		i = (start + k) % n;
+		if (!(ex->tried & (1u << i))) {
+			best = pool_for(m->origin_ids[i]);
+			pick = i;
+		}
+	}
+	if (best == NULL)
+		return (NULL);
+	ex->tried |= 1u << pick;
+	return (best);
+}
+
 /* Within its mount's restart_grace, counted from the request's start. */
 static int
 proxy_in_grace(const struct exchange *ex)
@@ -339,7 +384,10 @@ exchange_start(struct exchange *ex)
 		exchange_fail(ex, 414, "bad-request");
 		return;
 	}
-	ex->pool = pool_for(ex->mount->origin_id);
+	if ((ex->pool = proxy_pick(ex)) == NULL) {
+		exchange_fail(ex, 500, "worker-error");
+		return;
+	}
 	if ((ex->reqhead = evbuffer_new()) == NULL) {
 		exchange_fail(ex, 500, "worker-error");
 		return;
@@ -376,8 +424,20 @@ proxy_origin_ready(struct exchange *ex, struct origin_conn *oc, int error,
     const char *cause)
 {
 	struct evbuffer	*out;
+	struct pool	*next;
 	struct timeval	 tv;
 
+	if (oc == NULL && error != EPROTO && error != ENOMEM &&
+	    !ex->failed_over && ex->mount != NULL &&
+	    ex->mount->norigin_ids > 1 && (next = proxy_pick(ex)) != NULL) {
+		/* Once, another of the mount's origins. */
+		ex->failed_over = 1;
+		pool_count_end(ex->pool, 1);
+		ex->pool = next;
+		pool_count_start(ex->pool);
+		pool_get(ex->pool, ex, ex->id, 0);
+		return;
+	}
 	if (oc == NULL) {
 		/* A handshake that failed is a broken origin, not a gone one. */
 		exchange_fail(ex, error == ETIMEDOUT ? 504 :

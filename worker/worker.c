@@ -191,6 +191,7 @@ worker_conf(struct imsg *imsg)
 	struct vhost_name	*vn;
 	struct mount_conf	*m;
 	size_t			 len = imsg->hdr.len;
+	int			 i;
 
 	switch (imsg->hdr.type) {
 	case IMSG_CONF_PRIV:
@@ -249,8 +250,14 @@ worker_conf(struct imsg *imsg)
 		    m->mountpoint[m->mountpoint_len] != '\0' ||
 		    m->origin_path_len >= sizeof(m->origin_path) ||
 		    m->origin_path[m->origin_path_len] != '\0' ||
-		    m->origin_id < 0 || m->origin_id >= c->norigins)
+		    m->origin_id < 0 || m->origin_id >= c->norigins ||
+		    m->norigin_ids < 1 || m->norigin_ids > UXRP_MOUNT_ORIGINS)
 			fatalx("bad mount");
+		for (i = 0; i < m->norigin_ids; i++)
+			if (m->origin_ids[i] < 0 ||
+			    m->origin_ids[i] >= c->norigins)
+				fatalx("bad mount origin");
+		m->rr_next = 0;
 		TAILQ_INSERT_TAIL(&conf_cur_vhost->mounts, m, entry);
 		break;
 	case IMSG_CONF_LISTENER:

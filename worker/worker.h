@@ -151,6 +151,8 @@ struct origin_conf *pool_origin(struct pool *);
 void	 pool_connected_via_master(const struct origin_connect_res *, int);
 void	 pool_mark(struct pool *, enum origin_state, const char *);
 void	 pool_count_start(struct pool *);
+int	 pool_usable(struct pool *);
+int	 pool_inflight(struct pool *);
 void	 pool_count_end(struct pool *, int);
 void	 pool_send_stats(void);
 void	 pool_set_state(struct pool *, enum origin_state);
@@ -223,6 +225,8 @@ struct exchange {
 	int			 origin_eof;
 	int			 origin_wfail;	/* it stopped taking the request */
 	const struct http_field	*upgrade;	/* a WebSocket upgrade asked */
+	unsigned int		 tried;		/* mount origins tried, bits */
+	int			 failed_over;
 	int			 tunnel;	/* after 101: bytes both ways */
 	int			 counted;	/* in its pool's in-flight count */
 	int			 close_after;	/* h1: the client must close */
