@@ -246,6 +246,7 @@ enum imsg_type {
 	IMSG_CTL_SHOW,		/* enum ctl_show */
 	IMSG_CTL_LOG_VERBOSE,	/* int: 0 brief, 1 verbose */
 	IMSG_CTL_LOG_REOPEN,	/* no payload */
+	IMSG_CTL_CHECK,		/* no payload: try every origin */
 	/* master -> control client */
 	IMSG_CTL_DATA,		/* part of a JSON document, text */
 	IMSG_CTL_OK,		/* no payload or a note: done */

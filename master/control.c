@@ -334,6 +334,25 @@ control_reply(uint32_t id, int ok, const char *text)
 		control_answer(c, ok, text);
 }
 
+static void
+control_check(struct ctl_conn *c)
+{
+	char	*report;
+	uid_t	 uid;
+	gid_t	 gid;
+	int	 failed;
+
+	if ((report = malloc(IMSG_MAX_PAYLOAD / 2)) == NULL) {
+		control_answer(c, 0, "out of memory");
+		return;
+	}
+	proc_worker_ids(&uid, &gid);
+	failed = ctl_check(master->conf, uid, gid, report,
+	    IMSG_MAX_PAYLOAD / 2);
+	control_answer(c, failed == 0, report);
+	free(report);
+}
+
 static const char *
 control_state_name(enum origin_state state)
 {
@@ -601,6 +620,11 @@ control_dispatch_client(struct imsgev *iev, struct imsg *imsg)
 		if (imsg->hdr.len != 0)
 			goto bad;
 		control_log_reopen(c);
+		break;
+	case IMSG_CTL_CHECK:
+		if (imsg->hdr.len != 0)
+			goto bad;
+		control_check(c);
 		break;
 	default:
 		goto bad;

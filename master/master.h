@@ -66,6 +66,7 @@ void	 proc_broadcast(enum imsg_type, const void *, size_t);
 void	 proc_broadcast_health(const char *, const struct origin_health *);
 int	 proc_reopen_logs(FILE *);
 int	 proc_generation(void);
+void	 proc_worker_ids(uid_t *, gid_t *);
 void	 proc_stats(struct worker_stats *, int *, int *);
 int	 proc_origin_stats(int, struct origin_stats *);
 json_t	*proc_show_workers(void);
@@ -82,6 +83,9 @@ void	 health_connect_origin(const struct uxrp_conf *, struct imsgev *,
 /* tls.c */
 int	 tls_send_config(struct imsgbuf *, const struct uxrp_conf *);
 void	 tls_init(struct event_base *);
+
+/* ctl_check.c */
+int	 ctl_check(const struct uxrp_conf *, uid_t, gid_t, char *, size_t);
 
 /* control.c */
 int	 control_init(const char *);

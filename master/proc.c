@@ -203,6 +203,14 @@ proc_generation(void)
 	return (active != NULL ? active->id : 0);
 }
 
+/* Who the serving generation's workers run as. */
+void
+proc_worker_ids(uid_t *uid, gid_t *gid)
+{
+	*uid = active != NULL ? active->uid : 0;
+	*gid = active != NULL ? active->gid : 0;
+}
+
 static int
 proc_send(struct worker_proc *w, enum imsg_type type, int fd,
     const void *data, size_t len)

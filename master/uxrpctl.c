@@ -56,6 +56,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "log",	"verbose",	IMSG_CTL_LOG_VERBOSE,	1 },
 	{ "log",	"brief",	IMSG_CTL_LOG_VERBOSE,	0 },
 	{ "log",	"reopen",	IMSG_CTL_LOG_REOPEN,	0 },
+	{ "check",	NULL,		IMSG_CTL_CHECK,		0 },
 };
 
 struct ctl_answer {
@@ -76,7 +77,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: uxrpctl [-j] [-s socket] command [argument]\n"
 	    "commands: reload, show summary|origins|workers|listeners,\n"
-	    "          log verbose|brief|reopen\n");
+	    "          log verbose|brief|reopen, check\n");
 	exit(1);
 }
 
