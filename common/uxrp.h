@@ -119,6 +119,7 @@ struct mount_conf {
 	int			 vhost_id;
 	int			 restart_grace;	/* seconds; 0: fail at once */
 	int			 websocket;	/* h1 Upgrade: websocket */
+	int			 status;	/* serves metrics, no origin */
 	int			 origin_ids[UXRP_MOUNT_ORIGINS]; /* "origins" */
 	int			 norigin_ids;	/* origin_ids[0] == origin_id */
 	enum balance		 balance;
@@ -247,6 +248,9 @@ enum imsg_type {
 	IMSG_CTL_LOG_VERBOSE,	/* int: 0 brief, 1 verbose */
 	IMSG_CTL_LOG_REOPEN,	/* no payload */
 	IMSG_CTL_CHECK,		/* no payload: try every origin */
+	/* worker <-> master: a status mount's page */
+	IMSG_METRICS_REQ,	/* uint32_t request id */
+	IMSG_METRICS_RES,	/* uint32_t request id, then the text */
 	/* master -> control client */
 	IMSG_CTL_DATA,		/* part of a JSON document, text */
 	IMSG_CTL_OK,		/* no payload or a note: done */

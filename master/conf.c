@@ -83,7 +83,7 @@ static const char *const conf_keys_vhost[] = {
 static const char *const conf_keys_mount[] = {
 	"mountpoint", "origin", "origin_path", "check", "origin_protocol",
 	"origin_tls", "origin_user", "origin_group", "restart_grace",
-	"websocket", "origins", "balance", NULL
+	"websocket", "origins", "balance", "status", NULL
 };
 static const char *const conf_keys_origin_tls[] = {
 	"ca", "server_name", "verify", NULL
@@ -924,7 +924,20 @@ conf_parse_mount(struct conf_ctx *ctx, struct vhost_conf *vh,
 	}
 
 	conf_path(kpath, path, "origin");
-	if ((v = json_object_get(o, "origin")) == NULL &&
+	if ((v = json_object_get(o, "status")) != NULL) {
+		/* Served by uxrpd itself: no origin. */
+		conf_path(kpath, path, "status");
+		if (!json_is_string(v) ||
+		    strcmp(json_string_value(v), "prometheus") != 0) {
+			conf_err(ctx, kpath, "must be \"prometheus\"");
+			ok = 0;
+		} else if (json_object_get(o, "origin") != NULL ||
+		    json_object_get(o, "origins") != NULL) {
+			conf_err(ctx, kpath, "a status mount has no origin");
+			ok = 0;
+		} else
+			m->status = 1;
+	} else if ((v = json_object_get(o, "origin")) == NULL &&
 	    json_object_get(o, "origins") != NULL) {
 		if (conf_parse_origins(ctx, o, path, m, &otls, &opeer) == -1)
 			ok = 0;
@@ -1558,6 +1571,12 @@ conf_report(const struct uxrp_conf *conf, FILE *fp)
 			fprintf(fp, " (default)");
 		sep = ": ";
 		TAILQ_FOREACH(m, &vh->mounts, entry) {
+			if (m->status) {
+				fprintf(fp, "%s%s -> status (prometheus)", sep,
+				    m->mountpoint);
+				sep = ", ";
+				continue;
+			}
 			fprintf(fp, "%s%s -> origin %d", sep, m->mountpoint,
 			    m->origin_id);
 			for (i = 1; i < m->norigin_ids; i++)

@@ -84,6 +84,9 @@ void	 health_connect_origin(const struct uxrp_conf *, struct imsgev *,
 int	 tls_send_config(struct imsgbuf *, const struct uxrp_conf *);
 void	 tls_init(struct event_base *);
 
+/* metrics.c */
+size_t	 metrics_build(char *, size_t);
+
 /* ctl_check.c */
 int	 ctl_check(const struct uxrp_conf *, uid_t, gid_t, char *, size_t);
 

@@ -720,6 +720,23 @@ proc_worker_closed(struct imsgev *iev)
 	proc_stop(w);
 }
 
+/* A status mount's page, over all workers, for one worker's request. */
+static void
+proc_send_metrics(struct worker_proc *w, uint32_t reqid)
+{
+	char	*buf;
+	size_t	 n;
+
+	if ((buf = malloc(IMSG_MAX_PAYLOAD)) == NULL)
+		return;
+	memcpy(buf, &reqid, sizeof(reqid));
+	n = metrics_build(buf + sizeof(reqid), IMSG_MAX_PAYLOAD -
+	    sizeof(reqid));
+	imsgev_compose(&w->iev, IMSG_METRICS_RES, 0, -1, buf,
+	    sizeof(reqid) + n);
+	free(buf);
+}
+
 static void
 proc_dispatch_worker(struct imsgev *iev, struct imsg *imsg)
 {
@@ -727,6 +744,7 @@ proc_dispatch_worker(struct imsgev *iev, struct imsg *imsg)
 	struct uxrp_conf	*conf = w->gen->conf;
 	struct origin_health	 h;
 	struct origin_stats	 os;
+	uint32_t		 reqid;
 
 	if (imsg->hdr.pid != (uint32_t)w->pid) {
 		log_warnx("worker %d: message from pid %u", w->id,
@@ -750,6 +768,12 @@ proc_dispatch_worker(struct imsgev *iev, struct imsg *imsg)
 		break;
 	case IMSG_ORIGIN_CONNECT:
 		health_connect_origin(conf, iev, imsg);
+		break;
+	case IMSG_METRICS_REQ:
+		if (imsg->hdr.len != sizeof(reqid))
+			goto bad;
+		memcpy(&reqid, imsg->data, sizeof(reqid));
+		proc_send_metrics(w, reqid);
 		break;
 	case IMSG_WORKER_STATS:
 		if (imsg->hdr.len != sizeof(w->stats))

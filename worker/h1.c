@@ -620,6 +620,16 @@ h1_local(void *arg, struct exchange *ex, const char *loc, size_t loclen)
 
 	switch (ex->status) {
 	case 200:
+		if (ex->local_body != NULL) {
+			evbuffer_add_printf(out, "HTTP/1.1 200 OK\r\n"
+			    "Content-Type: %s\r\nContent-Length: %zu\r\n"
+			    "Cache-Control: no-store\r\n%s\r\n",
+			    ex->local_type, evbuffer_get_length(ex->local_body),
+			    keep ? "" : "Connection: close\r\n");
+			if (!ex->req.is_head)
+				evbuffer_add_buffer(out, ex->local_body);
+			break;
+		}
 		evbuffer_add_printf(out, "HTTP/1.1 200 OK\r\n"
 		    "Content-Length: 0\r\n%s\r\n",
 		    keep ? "" : "Connection: close\r\n");

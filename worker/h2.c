@@ -967,6 +967,20 @@ h2_local(void *arg, struct exchange *ex, const char *loc, size_t loclen)
 		    (int)loclen, loc,
 		    (int)(ex->req.pathlen - (q - ex->req.path)), q);
 		h2_nv(&nva[n++], "location", 8, location, strlen(location));
+	} else if (ex->status == 200 && ex->local_body != NULL) {
+		h2_nv(&nva[n++], "content-type", 12, ex->local_type,
+		    strlen(ex->local_type));
+		h2_nv(&nva[n++], "cache-control", 13, "no-store", 8);
+		snprintf(clen, sizeof(clen), "%zu",
+		    evbuffer_get_length(ex->local_body));
+		h2_nv(&nva[n++], "content-length", 14, clen, strlen(clen));
+		if (!ex->req.is_head) {
+			evbuffer_add_buffer(st->resp, ex->local_body);
+			st->resp_eof = 1;
+			h2_submit(st, nva, n, 1, 0);
+		} else
+			h2_submit(st, nva, n, 0, 0);
+		return;
 	} else if (ex->status >= 400) {
 		len = response_page(page, sizeof(page), ex->status, css);
 		if (len < 0)

@@ -50,6 +50,7 @@ static void	exchange_end(struct exchange *, enum front_end);
 static void	proxy_pump_request(struct exchange *);
 static void	proxy_pump_response(struct exchange *);
 static struct pool *proxy_pick(struct exchange *);
+static void	proxy_metrics(struct exchange *);
 
 struct exchange *
 exchange_new(const struct front_ops *ops, void *front, const char *addr,
@@ -69,9 +70,32 @@ exchange_new(const struct front_ops *ops, void *front, const char *addr,
 	return (ex);
 }
 
+/* Exchanges of status mounts, waiting for the master's numbers. */
+struct metrics_wait {
+	TAILQ_ENTRY(metrics_wait)	 entry;
+	struct exchange			*ex;
+};
+static TAILQ_HEAD(, metrics_wait) metrics_waits =
+    TAILQ_HEAD_INITIALIZER(metrics_waits);
+
+static void
+metrics_cancel(struct exchange *ex)
+{
+	struct metrics_wait	*mw, *next;
+
+	TAILQ_FOREACH_SAFE(mw, &metrics_waits, entry, next) {
+		if (mw->ex == ex) {
+			TAILQ_REMOVE(&metrics_waits, mw, entry);
+			free(mw);
+		}
+	}
+}
+
 static void
 exchange_free(struct exchange *ex)
 {
+	if (ex->local_body != NULL)
+		evbuffer_free(ex->local_body);
 	if (ex->resp_timer != NULL)
 		event_free(ex->resp_timer);
 	if (ex->reqhead != NULL)
@@ -106,6 +130,7 @@ exchange_log(struct exchange *ex)
 static void
 exchange_drop_origin(struct exchange *ex)
 {
+	metrics_cancel(ex);
 	pool_cancel(ex);
 	if (ex->oc != NULL) {
 		pool_close(ex->oc);
@@ -331,6 +356,53 @@ proxy_in_grace(const struct exchange *ex)
 	return (timercmp(&now, &end, <));
 }
 
+/* A status mount: the master has the numbers of all workers. */
+static void
+proxy_metrics(struct exchange *ex)
+{
+	struct metrics_wait	*mw;
+
+	if ((ex->req.methodlen != 3 || memcmp(ex->req.method, "GET", 3) != 0) &&
+	    !ex->req.is_head) {
+		exchange_fail(ex, 405, "bad-request");
+		return;
+	}
+	if ((mw = calloc(1, sizeof(*mw))) == NULL ||
+	    imsgev_compose(&worker->iev, IMSG_METRICS_REQ, 0, -1, &ex->id,
+	    sizeof(ex->id)) == -1) {
+		free(mw);
+		exchange_fail(ex, 500, "worker-error");
+		return;
+	}
+	mw->ex = ex;
+	TAILQ_INSERT_TAIL(&metrics_waits, mw, entry);
+}
+
+void
+proxy_metrics_ready(uint32_t reqid, const char *text, size_t len)
+{
+	struct metrics_wait	*mw;
+	struct exchange		*ex;
+
+	TAILQ_FOREACH(mw, &metrics_waits, entry)
+		if (mw->ex->id == reqid)
+			break;
+	if (mw == NULL)
+		return;		/* its client went away */
+	ex = mw->ex;
+	TAILQ_REMOVE(&metrics_waits, mw, entry);
+	free(mw);
+	if ((ex->local_body = evbuffer_new()) == NULL ||
+	    evbuffer_add(ex->local_body, text, len) == -1) {
+		exchange_fail(ex, 500, "worker-error");
+		return;
+	}
+	ex->local_type = "text/plain; version=0.0.4; charset=utf-8";
+	ex->status = 200;
+	ex->ops->local(ex->front, ex, NULL, 0);
+	exchange_end(ex, FRONT_COMPLETE);
+}
+
 /* ex->req is parsed: route it and find it an origin connection. */
 void
 exchange_start(struct exchange *ex)
@@ -369,6 +441,10 @@ exchange_start(struct exchange *ex)
 		ex->ops->local(ex->front, ex, req->path, q != NULL ?
 		    (size_t)(q - req->path) : req->pathlen);
 		exchange_end(ex, FRONT_COMPLETE);
+		return;
+	}
+	if (ex->mount->status) {
+		proxy_metrics(ex);
 		return;
 	}
 	if (limit != 0 && req->content_length > 0 &&

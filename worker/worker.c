@@ -250,8 +250,9 @@ worker_conf(struct imsg *imsg)
 		    m->mountpoint[m->mountpoint_len] != '\0' ||
 		    m->origin_path_len >= sizeof(m->origin_path) ||
 		    m->origin_path[m->origin_path_len] != '\0' ||
-		    m->origin_id < 0 || m->origin_id >= c->norigins ||
-		    m->norigin_ids < 1 || m->norigin_ids > UXRP_MOUNT_ORIGINS)
+		    (!m->status && (m->origin_id < 0 ||
+		    m->origin_id >= c->norigins || m->norigin_ids < 1)) ||
+		    m->norigin_ids < 0 || m->norigin_ids > UXRP_MOUNT_ORIGINS)
 			fatalx("bad mount");
 		for (i = 0; i < m->norigin_ids; i++)
 			if (m->origin_ids[i] < 0 ||
@@ -335,6 +336,7 @@ static void
 worker_dispatch_master(struct imsgev *iev, struct imsg *imsg)
 {
 	struct origin_connect_res	 res;
+	uint32_t			 reqid;
 	int				 verbose;
 
 	(void)iev;
@@ -359,6 +361,13 @@ worker_dispatch_master(struct imsgev *iev, struct imsg *imsg)
 		break;
 	case IMSG_ORIGIN_STATE:
 		worker_origin_state(imsg);
+		break;
+	case IMSG_METRICS_RES:
+		if (imsg->hdr.len < sizeof(uint32_t))
+			fatalx("bad metrics message");
+		memcpy(&reqid, imsg->data, sizeof(reqid));
+		proxy_metrics_ready(reqid, (const char *)imsg->data +
+		    sizeof(reqid), imsg->hdr.len - sizeof(reqid));
 		break;
 	case IMSG_TLS_TICKETS:
 		tls_set_tickets(imsg);

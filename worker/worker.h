@@ -226,6 +226,8 @@ struct exchange {
 	int			 origin_wfail;	/* it stopped taking the request */
 	const struct http_field	*upgrade;	/* a WebSocket upgrade asked */
 	unsigned int		 tried;		/* mount origins tried, bits */
+	struct evbuffer		*local_body;	/* a page of our own */
+	const char		*local_type;
 	int			 failed_over;
 	int			 tunnel;	/* after 101: bytes both ways */
 	int			 counted;	/* in its pool's in-flight count */
@@ -245,6 +247,7 @@ void	 exchange_resp_writable(struct exchange *);
 void	 exchange_client_gone(struct exchange *, const char *);
 void	 proxy_origin_ready(struct exchange *, struct origin_conn *, int,
 	    const char *);
+void	 proxy_metrics_ready(uint32_t, const char *, size_t);
 
 /* h1.c: HTTP/1.1 clients and what all client connections share */
 void	 h1_accept(int, struct sockaddr *, socklen_t, struct wlistener *);
