@@ -73,6 +73,7 @@ struct h2_stream {
 	int			 resp_eof;
 	int			 deferred;
 	int			 want_writable;
+	int			 want_req;	/* a tunnel opened: pump DATA */
 	char			*cookie;	/* crumbs joined */
 };
 
@@ -353,7 +354,9 @@ h2_build_request(struct h2_stream *st, struct exchange *ex)
 	struct http_request	*req = &ex->req;
 	const char		*name, *value, *method = NULL, *path = NULL;
 	const char		*authority = NULL, *host = NULL, *errstr;
+	const char		*protocol = NULL;
 	size_t			 nlen, vlen, mlen = 0, plen = 0, alen = 0;
+	size_t			 protolen = 0;
 	size_t			 hlen = 0;
 	int			 i, n = 0;
 	char			 clbuf[32];
@@ -375,6 +378,9 @@ h2_build_request(struct h2_stream *st, struct exchange *ex)
 			} else if (strcmp(name, ":authority") == 0) {
 				authority = value;
 				alen = vlen;
+			} else if (strcmp(name, ":protocol") == 0) {
+				protocol = value;
+				protolen = vlen;
 			}
 			continue;
 		}
@@ -416,8 +422,16 @@ h2_build_request(struct h2_stream *st, struct exchange *ex)
 	req->methodlen = mlen;
 	req->is_head = mlen == 4 && memcmp(method, "HEAD", 4) == 0;
 	if (mlen == 7 && memcmp(method, "CONNECT", 7) == 0) {
-		req->form = TARGET_AUTHORITY;
-		return (0);
+		if (protocol == NULL) {
+			req->form = TARGET_AUTHORITY;
+			return (0);
+		}
+		/* Extended CONNECT: a WebSocket, a GET with Upgrade to h1. */
+		if (protolen != 9 || strncasecmp(protocol, "websocket", 9) != 0)
+			return (501);
+		ex->h2_websocket = 1;
+		req->method = "GET";
+		req->methodlen = 3;
 	}
 	if (path == NULL || !h2_path_ok(path, plen))
 		return (400);
@@ -588,6 +602,10 @@ h2_wake_cb(evutil_socket_t fd, short events, void *arg)
 	(void)fd;
 	(void)events;
 	TAILQ_FOREACH_SAFE(st, &s->streams, entry, next) {
+		if (st->want_req && st->ex != NULL) {
+			st->want_req = 0;
+			exchange_req_more(st->ex);
+		}
 		if (!st->want_writable || st->ex == NULL)
 			continue;
 		st->want_writable = 0;
@@ -656,13 +674,27 @@ h2_flush(struct h2_session *s)
 		h2_close_later(s);
 }
 
+static int
+h2_websocket_mounts(void)
+{
+	struct vhost_conf	*v;
+	struct mount_conf	*m;
+
+	TAILQ_FOREACH(v, &worker->conf->vhosts, entry)
+		TAILQ_FOREACH(m, &v->mounts, entry)
+			if (m->websocket)
+				return (1);
+	return (0);
+}
+
 void
 h2_start(struct client *c)
 {
 	struct h2_session		*s;
 	nghttp2_session_callbacks	*cbs;
 	nghttp2_option			*opt;
-	nghttp2_settings_entry		 iv[3];
+	nghttp2_settings_entry		 iv[4];
+	size_t				 niv = 3;
 	int				 r;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -709,7 +741,13 @@ h2_start(struct client *c)
 	iv[1].value = H2_WINDOW;
 	iv[2].settings_id = NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE;
 	iv[2].value = worker->conf->limits.header_bytes;
-	if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, iv, 3) != 0 ||
+	if (h2_websocket_mounts()) {
+		/* RFC 8441, only where a mount takes WebSockets. */
+		iv[3].settings_id = NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL;
+		iv[3].value = 1;
+		niv = 4;
+	}
+	if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, iv, niv) != 0 ||
 	    nghttp2_session_set_local_window_size(s->ng, NGHTTP2_FLAG_NONE, 0,
 	    H2_CONN_WINDOW) != 0) {
 		client_free(c);
@@ -920,12 +958,20 @@ h2_resp_head(void *arg, struct exchange *ex, const struct http_response *resp)
 	size_t			 n = 0, j;
 	int			 i, interim = resp->status < 200;
 
-	snprintf(status, sizeof(status), "%03d", resp->status);
+	if (ex->tunnel) {
+		/* RFC 8441: the 101 of HTTP/1.1 is a 200 on the stream. */
+		interim = 0;
+		snprintf(status, sizeof(status), "200");
+		st->want_req = 1;
+		h2_kick(st->s);
+	} else
+		snprintf(status, sizeof(status), "%03d", resp->status);
 	h2_nv(&nva[n++], ":status", 7, status, 3);
 	for (i = 0; i < resp->nfields; i++) {
 		f = &resp->fields[i];
 		if (http_field_is(f, "content-length") ||
-		    http_hop_by_hop(f, resp->fields, resp->nfields))
+		    http_hop_by_hop(f, resp->fields, resp->nfields) ||
+		    (ex->tunnel && http_field_is(f, "sec-websocket-accept")))
 			continue;
 		/* Long names are rare: lower-case them in place if so. */
 		lower = f->namelen < sizeof(names[0]) ? names[i] : NULL;
@@ -941,8 +987,8 @@ h2_resp_head(void *arg, struct exchange *ex, const struct http_response *resp)
 		    (long long)resp->content_length);
 		h2_nv(&nva[n++], "content-length", 14, clen, strlen(clen));
 	}
-	h2_submit(st, nva, n, !interim && ex->resp_body != BODY_NONE,
-	    interim);
+	h2_submit(st, nva, n, ex->tunnel || (!interim &&
+	    ex->resp_body != BODY_NONE), interim);
 }
 
 /* Our own answers: error pages, redirects, OPTIONS *. */

@@ -36,6 +36,8 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include <openssl/evp.h>
+
 #include "uxrp.h"
 #include "worker.h"
 
@@ -257,6 +259,9 @@ proxy_request_head(struct exchange *ex, const char *target, size_t targetlen)
 		evbuffer_add_printf(h, "Connection: Upgrade\r\n"
 		    "Upgrade: %.*s\r\n", (int)ex->upgrade->valuelen,
 		    ex->upgrade->value);
+	if (ex->ws_key[0] != '\0')
+		evbuffer_add_printf(h, "Sec-WebSocket-Key: %s\r\n",
+		    ex->ws_key);
 	if (req->chunked)
 		evbuffer_add_printf(h, "Transfer-Encoding: chunked\r\n");
 	else if (req->content_length >= 0)
@@ -276,6 +281,26 @@ proxy_idempotent(const struct http_request *req)
 		if (req->methodlen == strlen(methods[i]) &&
 		    memcmp(req->method, methods[i], req->methodlen) == 0)
 			return (1);
+	return (0);
+}
+
+static const struct http_field proxy_ws_upgrade = {
+	"Upgrade", 7, "websocket", 9
+};
+
+/*
+ * An HTTP/2 WebSocket has no key; the HTTP/1.1 origin wants one, and
+ * its answer to it stays with us (RFC 8441 section 5).
+ */
+static int
+proxy_ws_key(struct exchange *ex)
+{
+	unsigned char	 raw[16];
+
+	arc4random_buf(raw, sizeof(raw));
+	if (EVP_EncodeBlock((unsigned char *)ex->ws_key, raw,
+	    sizeof(raw)) != 24)
+		return (-1);
 	return (0);
 }
 
@@ -454,6 +479,17 @@ exchange_start(struct exchange *ex)
 	}
 	if (ex->mount->websocket && !ex->req_raw)
 		ex->upgrade = proxy_websocket(req);
+	else if (ex->h2_websocket) {
+		if (!ex->mount->websocket) {
+			exchange_fail(ex, 501, "bad-request");
+			return;
+		}
+		if (proxy_ws_key(ex) == -1) {
+			exchange_fail(ex, 500, "worker-error");
+			return;
+		}
+		ex->upgrade = &proxy_ws_upgrade;
+	}
 	n = route_rewrite(ex->mount, req->path, req->pathlen, target,
 	    sizeof(target));
 	if (n == -1) {
@@ -468,7 +504,9 @@ exchange_start(struct exchange *ex)
 		exchange_fail(ex, 500, "worker-error");
 		return;
 	}
-	if (ex->req_raw) {
+	if (ex->h2_websocket) {
+		/* Its DATA is the tunnel's, once the origin switches. */
+	} else if (ex->req_raw) {
 		/* HTTP/2: DATA frames until END_STREAM. */
 		if (req->content_length > 0) {
 			ex->has_reqbody = 1;
@@ -583,6 +621,14 @@ proxy_pump_request(struct exchange *ex)
 		ex->req_sent = 1;
 		ex->ops->req_consumed(ex->front, before -
 		    evbuffer_get_length(in), 0);
+		if (ex->tunnel) {
+			/* The client's side ended: the origin sees a FIN. */
+			ex->shut_pending = 1;
+			bufferevent_setwatermark(ex->oc->bev, EV_WRITE, 0, 0);
+			if (evbuffer_get_length(out) == 0)
+				origin_write_cb(ex->oc->bev, ex);
+			return;
+		}
 		if (!ex->resp_head_done) {
 			tv.tv_sec = worker->conf->timeouts.origin_response;
 			tv.tv_usec = 0;
@@ -610,7 +656,12 @@ origin_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct exchange	*ex = arg;
 
-	(void)bev;
+	if (ex->shut_pending &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+		ex->shut_pending = 0;
+		(void)shutdown(bufferevent_getfd(bev), SHUT_WR);
+		return;
+	}
 	if (ex->has_reqbody && !ex->reqbody.done)
 		proxy_pump_request(ex);
 }

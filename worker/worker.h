@@ -225,6 +225,9 @@ struct exchange {
 	int			 origin_eof;
 	int			 origin_wfail;	/* it stopped taking the request */
 	const struct http_field	*upgrade;	/* a WebSocket upgrade asked */
+	int			 h2_websocket;	/* extended CONNECT (RFC 8441) */
+	char			 ws_key[32];	/* made for the h1 handshake */
+	int			 shut_pending;	/* tunnel: FIN once flushed */
 	unsigned int		 tried;		/* mount origins tried, bits */
 	struct evbuffer		*local_body;	/* a page of our own */
 	const char		*local_type;

@@ -233,3 +233,94 @@ def test_unasked_101_is_502(bench):
             s.close()
     finally:
         o.close()
+
+
+def h2_ws_open(port, path="/ws/chat"):
+    from test_h2 import H2
+    c = H2(port, validate=False)
+    # the server's SETTINGS must say ENABLE_CONNECT_PROTOCOL first
+    c.wait(lambda: c.conn.remote_settings.get(0x8, 0) == 1, 5)
+    assert c.conn.remote_settings.get(0x8, 0) == 1
+    sid = c.conn.get_next_available_stream_id()
+    c.conn.send_headers(sid, [(":method", "CONNECT"),
+                              (":protocol", "websocket"),
+                              (":scheme", "http"), (":path", path),
+                              (":authority", "a.test"),
+                              ("sec-websocket-version", "13")])
+    c.flush()
+    c.stream(sid)
+    return c, sid
+
+
+def test_h2_extended_connect_tunnel(ws):
+    from test_h2 import hdict
+    c, sid = h2_ws_open(ws.port)
+    try:
+        st = c.stream(sid)
+        c.wait(lambda: st["headers"] is not None, 5)
+        h = hdict(st["headers"])
+        assert h[":status"] == "200"
+        assert "sec-websocket-accept" not in h
+        payload = os.urandom(200000)
+        c.send_body(sid, payload, end=False)
+        c.wait(lambda: len(st["data"]) >= len(payload), 20)
+        assert bytes(st["data"]) == payload
+        # the client's END_STREAM reaches the origin as a close
+        c.conn.end_stream(sid)
+        c.flush()
+        assert ws.ws.closed_by_peer.wait(5 * SCALE)
+        c.wait(lambda: st["ended"] or st["reset"] is not None, 5)
+        assert st["ended"]
+    finally:
+        c.close()
+    lines = ws.ws.heads[-1].split(b"\r\n")
+    assert lines[0] == b"GET /chat HTTP/1.1"
+    assert b"Upgrade: websocket" in lines
+    keys = [l for l in lines if l.startswith(b"Sec-WebSocket-Key: ")]
+    assert len(keys) == 1 and len(keys[0]) == len("Sec-WebSocket-Key: ") + 24
+
+
+def test_h2_extended_connect_refused_on_plain_mount(ws):
+    from test_h2 import hdict
+    c, sid = h2_ws_open(ws.port, path="/plain/x")
+    try:
+        st = c.done(sid, 5)
+        assert hdict(st["headers"])[":status"] == "501"
+    finally:
+        c.close()
+
+
+def test_no_connect_protocol_without_websocket_mounts(bench):
+    from test_h2 import H2
+    o = bench.origin(Echo())
+    d = bench.daemon(bench.config(mounts=[{"mountpoint": "/",
+                                           "origin": o.lws("/")}]))
+    c = H2(d.port)
+    try:
+        c.wait(lambda: c.conn.remote_settings.max_concurrent_streams
+               == 100, 5)
+        assert c.conn.remote_settings.get(0x8, 0) == 0
+    finally:
+        c.close()
+
+
+def test_tunnel_survives_a_reload(ws):
+    s, _, head, _ = handshake(ws.port)
+    try:
+        assert head.startswith(b"HTTP/1.1 101 ")
+        s.sendall(b"before reload")
+        assert recv_exact(s, 13) == b"before reload"
+        p = ws.ctl("reload")
+        assert p.returncode == 0, p.stderr
+        # the old worker drains; the tunnel goes on meanwhile
+        for i in range(3):
+            msg = b"after reload %d" % i
+            s.sendall(msg)
+            assert recv_exact(s, len(msg)) == msg
+            time.sleep(0.3)
+        # and new connections reach the new generation
+        s2, _, head2, _ = handshake(ws.port)
+        s2.close()
+        assert head2.startswith(b"HTTP/1.1 101 ")
+    finally:
+        s.close()
