@@ -100,6 +100,8 @@ struct origin_conf {
 	int			 check_timeout;
 	struct origin_tls_conf	 tls;
 	struct origin_peer	 peer;
+	int			 proxy_protocol; /* PROXY v1 or v2 sent, 0: no */
+	int			 proxy_protocol_set;
 };
 
 #define UXRP_MOUNT_ORIGINS	16

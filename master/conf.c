@@ -83,7 +83,8 @@ static const char *const conf_keys_vhost[] = {
 static const char *const conf_keys_mount[] = {
 	"mountpoint", "origin", "origin_path", "check", "origin_protocol",
 	"origin_tls", "origin_user", "origin_group", "restart_grace",
-	"websocket", "origins", "balance", "status", NULL
+	"websocket", "origins", "balance", "status", "origin_proxy_protocol",
+	NULL
 };
 static const char *const conf_keys_origin_tls[] = {
 	"ca", "server_name", "verify", NULL
@@ -888,6 +889,7 @@ conf_parse_mount(struct conf_ctx *ctx, struct vhost_conf *vh,
 	struct mount_conf	*m;
 	struct origin_tls_conf	 otls;
 	struct origin_peer	 opeer;
+	struct origin_conf	*oc;
 	char			 kpath[CONF_PATH_MAX];
 	int			 i;
 	json_t			*v;
@@ -985,6 +987,30 @@ conf_parse_mount(struct conf_ctx *ctx, struct vhost_conf *vh,
 		} else if (conf_urlpath(ctx, kpath, "", json_string_value(v),
 		    m->origin_path, &m->origin_path_len) == -1)
 			ok = 0;
+	}
+
+	if ((v = json_object_get(o, "origin_proxy_protocol")) != NULL && ok) {
+		conf_path(kpath, path, "origin_proxy_protocol");
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > 2) {
+			conf_err(ctx, kpath, "expected 1 or 2");
+			ok = 0;
+		} else if (m->status) {
+			conf_err(ctx, kpath, "a status mount has no origin");
+			ok = 0;
+		}
+		for (i = 0; ok && i < m->norigin_ids; i++) {
+			oc = conf_origin(ctx->conf, m->origin_ids[i]);
+			if (oc->proxy_protocol_set && oc->proxy_protocol !=
+			    (int)json_integer_value(v)) {
+				conf_err(ctx, kpath, "mounts that share an "
+				    "origin must agree on it");
+				ok = 0;
+				break;
+			}
+			oc->proxy_protocol = (int)json_integer_value(v);
+			oc->proxy_protocol_set = 1;
+		}
 	}
 
 	if ((v = json_object_get(o, "websocket")) != NULL) {

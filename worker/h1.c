@@ -87,10 +87,19 @@ client_new(struct bufferevent *bev, struct sockaddr *sa, int tls)
 	struct client	*c;
 	const void	*ip;
 
+	socklen_t	 len = sizeof(c->local);
+
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return (NULL);
 	c->family = sa->sa_family;
 	c->tls = tls;
+	memcpy(&c->peer, sa, sa->sa_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sa->sa_family == AF_INET ?
+	    sizeof(struct sockaddr_in) : sizeof(sa->sa_family));
+	len = sizeof(c->local);
+	if (getsockname(bufferevent_getfd(bev), (struct sockaddr *)&c->local,
+	    &len) == -1)
+		c->local.ss_family = AF_UNSPEC;
 	switch (sa->sa_family) {
 	case AF_INET:
 		ip = &((struct sockaddr_in *)sa)->sin_addr;
@@ -221,6 +230,8 @@ client_fail(struct client *c, int status, const char *cause)
 		client_free(c);
 		return;
 	}
+	ex->client_peer = &c->peer;
+	ex->client_local = &c->local;
 	c->ex = ex;
 	c->state = CS_BUSY;
 	exchange_fail(ex, status, cause);
@@ -450,6 +461,8 @@ client_read_head(struct client *c)
 	}
 	memcpy(ex->head, p, r);
 	evbuffer_drain(in, r);
+	ex->client_peer = &c->peer;
+	ex->client_local = &c->local;
 	c->ex = ex;
 	c->state = CS_BUSY;
 	c->scan_off = 0;

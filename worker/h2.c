@@ -472,6 +472,8 @@ h2_start_exchange(struct h2_session *s, struct h2_stream *st)
 		return;
 	}
 	st->ex = ex;
+	ex->client_peer = &s->c->peer;
+	ex->client_local = &s->c->local;
 	ex->req_raw = 1;
 	s->c->nrequests++;
 	status = st->too_large ? 431 : h2_build_request(st, ex);

@@ -195,7 +195,8 @@ exchange_finish(struct exchange *ex)
 {
 	if (ex->oc != NULL) {
 		bufferevent_setcb(ex->oc->bev, NULL, NULL, NULL, NULL);
-		if (ex->origin_reusable && ex->req_sent)
+		if (ex->origin_reusable && ex->req_sent &&
+		    pool_origin(ex->pool)->proxy_protocol == 0)
 			pool_put(ex->oc);
 		else
 			pool_close(ex->oc);
@@ -566,6 +567,13 @@ proxy_origin_ready(struct exchange *ex, struct origin_conn *oc, int error,
 	bufferevent_setwatermark(oc->bev, EV_WRITE, PROXY_LOW_WATER, 0);
 	bufferevent_enable(oc->bev, EV_READ | EV_WRITE);
 	out = bufferevent_get_output(oc->bev);
+	/* A PROXY header names this client, so the connection is its own. */
+	if (pool_origin(ex->pool)->proxy_protocol != 0 && !ex->reused &&
+	    proxyproto_write(out, pool_origin(ex->pool)->proxy_protocol,
+	    ex->client_peer, ex->client_local) == -1) {
+		exchange_fail(ex, 500, "worker-error");
+		return;
+	}
 	evbuffer_add(out, evbuffer_pullup(ex->reqhead, -1),
 	    evbuffer_get_length(ex->reqhead));
 	if (ex->resp_timer == NULL &&

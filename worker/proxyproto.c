@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/buffer.h>
 
 #include "uxrp.h"
 #include "worker.h"
@@ -42,6 +43,9 @@
 #define PP_V2_HDR	16
 #define PP_MAX		(PP_V2_HDR + 65535)
 #define PP_PEEK		536	/* v1 and the usual v2 */
+
+static int	pp_write(struct evbuffer *, int, const struct sockaddr_storage *,
+		    const struct sockaddr_storage *);
 
 static const unsigned char pp_v2_sig[12] = {
 	0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a
@@ -320,4 +324,95 @@ proxyproto_accept(int fd, struct sockaddr *sa, socklen_t salen,
 		close(fd);
 		free(pp);
 	}
+}
+
+/*
+ * The header an origin gets first on a new connection, naming the
+ * client: version 1 text or version 2 binary. A client on a Unix
+ * socket is named UNKNOWN (v1) or unspecified (v2).
+ */
+/* An IPv4 address as IPv4-mapped IPv6, so both ends share a family. */
+static void
+pp_map6(const struct sockaddr_storage *in, struct sockaddr_storage *out)
+{
+	const struct sockaddr_in	*sin = (const struct sockaddr_in *)in;
+	struct sockaddr_in6		*sin6 = (struct sockaddr_in6 *)out;
+
+	memset(out, 0, sizeof(*out));
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = sin->sin_port;
+	sin6->sin6_addr.s6_addr[10] = 0xff;
+	sin6->sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&sin6->sin6_addr.s6_addr[12], &sin->sin_addr, 4);
+}
+
+int
+proxyproto_write(struct evbuffer *out, int version,
+    const struct sockaddr_storage *src0, const struct sockaddr_storage *dst0)
+{
+	struct sockaddr_storage		 m1, m2;
+	const struct sockaddr_storage	*src = src0, *dst = dst0;
+
+	if (src->ss_family == AF_INET6 && dst->ss_family == AF_INET) {
+		pp_map6(dst, &m2);
+		dst = &m2;
+	} else if (src->ss_family == AF_INET && dst->ss_family == AF_INET6) {
+		pp_map6(src, &m1);
+		src = &m1;
+	}
+	return (pp_write(out, version, src, dst));
+}
+
+static int
+pp_write(struct evbuffer *out, int version, const struct sockaddr_storage *src,
+    const struct sockaddr_storage *dst)
+{
+	const struct sockaddr_in	*s4 = (const struct sockaddr_in *)src;
+	const struct sockaddr_in	*d4 = (const struct sockaddr_in *)dst;
+	const struct sockaddr_in6	*s6 = (const struct sockaddr_in6 *)src;
+	const struct sockaddr_in6	*d6 = (const struct sockaddr_in6 *)dst;
+	char				 sa[INET6_ADDRSTRLEN], da[INET6_ADDRSTRLEN];
+	unsigned char			 hdr[PP_V2_HDR + 36];
+	int				 inet = src->ss_family == dst->ss_family &&
+					    (src->ss_family == AF_INET ||
+					    src->ss_family == AF_INET6);
+	size_t				 alen = 0;
+
+	if (version == 1) {
+		if (!inet)
+			return (evbuffer_add_printf(out, "PROXY UNKNOWN\r\n"));
+		if (inet_ntop(src->ss_family, src->ss_family == AF_INET ?
+		    (const void *)&s4->sin_addr : (const void *)&s6->sin6_addr,
+		    sa, sizeof(sa)) == NULL ||
+		    inet_ntop(dst->ss_family, dst->ss_family == AF_INET ?
+		    (const void *)&d4->sin_addr : (const void *)&d6->sin6_addr,
+		    da, sizeof(da)) == NULL)
+			return (-1);
+		return (evbuffer_add_printf(out, "PROXY %s %s %s %u %u\r\n",
+		    src->ss_family == AF_INET ? "TCP4" : "TCP6", sa, da,
+		    ntohs(src->ss_family == AF_INET ? s4->sin_port :
+		    s6->sin6_port), ntohs(dst->ss_family == AF_INET ?
+		    d4->sin_port : d6->sin6_port)));
+	}
+	memcpy(hdr, pp_v2_sig, sizeof(pp_v2_sig));
+	hdr[12] = 0x21;		/* version 2, PROXY */
+	if (inet && src->ss_family == AF_INET) {
+		hdr[13] = 0x11;
+		memcpy(hdr + PP_V2_HDR, &s4->sin_addr, 4);
+		memcpy(hdr + PP_V2_HDR + 4, &d4->sin_addr, 4);
+		memcpy(hdr + PP_V2_HDR + 8, &s4->sin_port, 2);
+		memcpy(hdr + PP_V2_HDR + 10, &d4->sin_port, 2);
+		alen = 12;
+	} else if (inet) {
+		hdr[13] = 0x21;
+		memcpy(hdr + PP_V2_HDR, &s6->sin6_addr, 16);
+		memcpy(hdr + PP_V2_HDR + 16, &d6->sin6_addr, 16);
+		memcpy(hdr + PP_V2_HDR + 32, &s6->sin6_port, 2);
+		memcpy(hdr + PP_V2_HDR + 34, &d6->sin6_port, 2);
+		alen = 36;
+	} else
+		hdr[13] = 0x00;
+	hdr[14] = alen >> 8;
+	hdr[15] = alen & 0xff;
+	return (evbuffer_add(out, hdr, PP_V2_HDR + alen));
 }

@@ -25,6 +25,7 @@
 
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include "uxrp.h"
@@ -57,6 +58,8 @@ struct client {
 	struct bufferevent	*bev;
 	int			 family;
 	char			 addr[64];	/* IP address or "unix" */
+	struct sockaddr_storage	 peer;		/* the client, maybe by PROXY */
+	struct sockaddr_storage	 local;		/* the address it reached */
 	int			 tls;
 	enum client_state	 state;
 	size_t			 scan_off;
@@ -197,6 +200,8 @@ struct exchange {
 	const struct front_ops	*ops;
 	void			*front;
 	const char		*client_addr;	/* the front's, outlives us */
+	const struct sockaddr_storage *client_peer;	/* the same */
+	const struct sockaddr_storage *client_local;
 	int			 client_family;
 	int			 tls;
 	int			 front_chunked;	/* h1.1 client: may re-frame */
@@ -274,6 +279,8 @@ ssize_t	 proxyproto_parse(const unsigned char *, size_t,
 	    struct sockaddr_storage *);
 void	 proxyproto_accept(int, struct sockaddr *, socklen_t,
 	    struct wlistener *);
+int	 proxyproto_write(struct evbuffer *, int,
+	    const struct sockaddr_storage *, const struct sockaddr_storage *);
 
 /* h2.c: HTTP/2 clients */
 void	 h2_start(struct client *);

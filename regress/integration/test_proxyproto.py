@@ -183,3 +183,101 @@ def test_not_a_config_boolean(bench):
     status, err = bench.check(json.dumps(conf, indent=2))
     assert status == 1
     assert "listen[0].proxy_protocol: expected true or false" in err
+
+
+class PPOrigin:
+    """An origin that expects a PROXY header before each connection's
+    first request and records it raw."""
+
+    def __init__(self, path):
+        import os as _os
+        import threading as _th
+        self.path = path
+        self.headers = []
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.bind(path)
+        _os.chmod(path, 0o666)
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.stop = _th.Event()
+        self.conns = 0
+        self.thread = _th.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def loop(self):
+        while not self.stop.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            self.conns += 1
+            try:
+                c.settimeout(5)
+                buf = b""
+                while b"\r\n\r\n" not in buf:
+                    d = c.recv(4096)
+                    if not d:
+                        break
+                    buf += d
+                if buf.startswith(SIG):
+                    n = 16 + int.from_bytes(buf[14:16], "big")
+                    self.headers.append(buf[:n])
+                elif buf.startswith(b"PROXY "):
+                    self.headers.append(buf[:buf.index(b"\r\n") + 2])
+                else:
+                    self.headers.append(None)
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                time.sleep(0.05)
+            except OSError:
+                pass
+            finally:
+                c.close()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_proxy_header_sent_to_origin(bench, version):
+    o = PPOrigin(bench.path("pp%d.sock" % version))
+    try:
+        conf = bench.config(mounts=[{"mountpoint": "/",
+                                     "origin": "unix:" + o.path,
+                                     "origin_proxy_protocol": version}])
+        conf["listen"][0]["proxy_protocol"] = True
+        d = bench.daemon(conf)
+        # the client, as a balancer names it, goes on to the origin
+        out = send(d.port, b"PROXY TCP4 192.0.2.77 192.0.2.2 40000 443\r\n"
+                   + GET)
+        assert out.startswith(b"HTTP/1.1 200 ")
+        out = send(d.port, v2_tcp6("2001:db8::9", "2001:db8::2", 5, 443)
+                   + GET)
+        assert out.startswith(b"HTTP/1.1 200 ")
+        assert len(o.headers) == 2 and o.conns == 2
+        if version == 1:
+            assert o.headers[0].startswith(b"PROXY TCP4 192.0.2.77 ")
+            assert b" 40000 " in o.headers[0]
+            assert o.headers[1].startswith(b"PROXY TCP6 2001:db8::9 ")
+        else:
+            h = o.headers[0]
+            assert h[:12] == SIG and h[12] == 0x21 and h[13] == 0x11
+            assert socket.inet_ntop(socket.AF_INET, h[16:20]) == \
+                "192.0.2.77"
+            assert int.from_bytes(h[24:26], "big") == 40000
+            h = o.headers[1]
+            assert h[13] == 0x21
+            assert socket.inet_ntop(socket.AF_INET6, h[16:32]) == \
+                "2001:db8::9"
+    finally:
+        o.close()
+
+
+def test_origin_proxy_protocol_config(bench):
+    import json
+    conf = bench.config(mounts=[{"mountpoint": "/", "origin": "unix:/x",
+                                 "origin_proxy_protocol": 3}])
+    status, err = bench.check(json.dumps(conf, indent=2))
+    assert status == 1
+    assert "origin_proxy_protocol: expected 1 or 2" in err
