@@ -695,3 +695,60 @@ class Func:
 
     def __call__(self, req, conn):
         return self.fn(req, conn)
+
+
+class SocketOrigin:
+    """A bare origin for tests that speak something else first (TLS,
+    a PROXY header, a WebSocket): it accepts on a Unix socket (an
+    abstract one when the path starts with NUL) and runs
+    handle(conn) in a thread per connection, closing it after."""
+
+    def __init__(self, path, handle, mode=0o666):
+        self.path = path
+        self.handle = handle
+        self.conns = 0
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.bind(path)
+        if not path.startswith("\0"):
+            os.chmod(path, mode)
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self):
+        while not self.stopping.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            self.conns += 1
+            threading.Thread(target=self._serve, args=(c,),
+                             daemon=True).start()
+
+    def _serve(self, c):
+        try:
+            c.settimeout(20)
+            self.handle(c)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def close(self):
+        self.stopping.set()
+        self.thread.join(5)
+        self.sock.close()
+
+
+def read_head(c, limit=65536):
+    """Bytes up to and with the first CRLFCRLF (and what came after),
+    or what arrived before the peer closed."""
+    buf = b""
+    while b"\r\n\r\n" not in buf and len(buf) < limit:
+        d = c.recv(4096)
+        if not d:
+            break
+        buf += d
+    return buf

@@ -12,49 +12,20 @@ import threading
 import pytest
 
 from conftest import SCALE
-from origins import Echo
+from origins import SocketOrigin, read_head, Echo
 
 
-class AbstractOrigin:
+class AbstractOrigin(SocketOrigin):
     """A minimal origin on a Linux abstract socket: 200 "abstract"."""
 
     def __init__(self, name):
         self.name = name
-        self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.bind("\0" + name)
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.stop = threading.Event()
-        self.count = 0
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-        self.thread.start()
+        super().__init__("\0" + name, self.answer)
 
-    def loop(self):
-        while not self.stop.is_set():
-            try:
-                c, _ = self.sock.accept()
-            except (socket.timeout, OSError):
-                continue
-            self.count += 1
-            try:
-                c.settimeout(5)
-                buf = b""
-                while b"\r\n\r\n" not in buf:
-                    d = c.recv(4096)
-                    if not d:
-                        break
-                    buf += d
-                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n"
-                          b"Connection: close\r\n\r\nabstract")
-            except OSError:
-                pass
-            finally:
-                c.close()
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(5)
-        self.sock.close()
+    def answer(self, c):
+        read_head(c)
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n"
+                  b"Connection: close\r\n\r\nabstract")
 
 
 @pytest.fixture

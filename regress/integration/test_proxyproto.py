@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import SCALE
-from origins import Echo
+from origins import SocketOrigin, read_head, Echo
 
 SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 GET = b"GET /pp HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"
@@ -185,58 +185,25 @@ def test_not_a_config_boolean(bench):
     assert "listen[0].proxy_protocol: expected true or false" in err
 
 
-class PPOrigin:
+class PPOrigin(SocketOrigin):
     """An origin that expects a PROXY header before each connection's
     first request and records it raw."""
 
     def __init__(self, path):
-        import os as _os
-        import threading as _th
-        self.path = path
         self.headers = []
-        self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.bind(path)
-        _os.chmod(path, 0o666)
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.stop = _th.Event()
-        self.conns = 0
-        self.thread = _th.Thread(target=self.loop, daemon=True)
-        self.thread.start()
+        super().__init__(path, self.answer)
 
-    def loop(self):
-        while not self.stop.is_set():
-            try:
-                c, _ = self.sock.accept()
-            except (socket.timeout, OSError):
-                continue
-            self.conns += 1
-            try:
-                c.settimeout(5)
-                buf = b""
-                while b"\r\n\r\n" not in buf:
-                    d = c.recv(4096)
-                    if not d:
-                        break
-                    buf += d
-                if buf.startswith(SIG):
-                    n = 16 + int.from_bytes(buf[14:16], "big")
-                    self.headers.append(buf[:n])
-                elif buf.startswith(b"PROXY "):
-                    self.headers.append(buf[:buf.index(b"\r\n") + 2])
-                else:
-                    self.headers.append(None)
-                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                time.sleep(0.05)
-            except OSError:
-                pass
-            finally:
-                c.close()
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(5)
-        self.sock.close()
+    def answer(self, c):
+        buf = read_head(c)
+        if buf.startswith(SIG):
+            n = 16 + int.from_bytes(buf[14:16], "big")
+            self.headers.append(buf[:n])
+        elif buf.startswith(b"PROXY "):
+            self.headers.append(buf[:buf.index(b"\r\n") + 2])
+        else:
+            self.headers.append(None)
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("version", [1, 2])

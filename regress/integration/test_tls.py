@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from conftest import SCALE, IS_ROOT
-from origins import Echo
+from origins import SocketOrigin, read_head, Echo
 
 
 def openssl(*args, stdin=b"", timeout=20):
@@ -168,57 +168,29 @@ def test_missing_certificate_is_a_config_error(bench):
                      r"not load", err), err
 
 
-class TLSOrigin:
+class TLSOrigin(SocketOrigin):
     """An HTTPS origin on a Unix socket: answers every request with
     200 and a body naming the path, over TLS with the given cert."""
 
     def __init__(self, path, cert, key):
-        import socket
         import ssl
-        import threading
-        self.path = path
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(cert, key)
-        self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.bind(path)
-        os.chmod(path, 0o666)
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.stop = threading.Event()
         self.seen = []
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-        self.thread.start()
+        super().__init__(path, self.answer)
 
-    def loop(self):
-        import socket
+    def answer(self, c):
         import ssl
-        while not self.stop.is_set():
-            try:
-                c, _ = self.sock.accept()
-            except (socket.timeout, OSError):
-                continue
-            try:
-                c.settimeout(5)
-                t = self.ctx.wrap_socket(c, server_side=True)
-                buf = b""
-                while b"\r\n\r\n" not in buf:
-                    d = t.recv(4096)
-                    if not d:
-                        break
-                    buf += d
-                line = buf.split(b"\r\n", 1)[0]
-                self.seen.append(line)
-                body = b"tls origin saw " + line
-                t.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
-                          b"Connection: close\r\n\r\n" % len(body) + body)
-                t.close()
-            except (ssl.SSLError, OSError):
-                c.close()
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(5)
-        self.sock.close()
+        try:
+            t = self.ctx.wrap_socket(c, server_side=True)
+        except ssl.SSLError:
+            return
+        line = read_head(t).split(b"\r\n", 1)[0]
+        self.seen.append(line)
+        body = b"tls origin saw " + line
+        t.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
+                  b"Connection: close\r\n\r\n" % len(body) + body)
+        t.close()
 
 
 @pytest.fixture(scope="module")

@@ -13,85 +13,54 @@ import time
 import pytest
 
 from conftest import SCALE
-from origins import Echo, Fixed
+from origins import SocketOrigin, read_head, Echo, Fixed
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
-class WSOrigin:
+class WSOrigin(SocketOrigin):
     """Answers a WebSocket handshake with 101, then echoes bytes; or,
     with `rogue`, answers 101 to anything."""
 
     def __init__(self, path, rogue=False):
-        self.path = path
         self.rogue = rogue
         self.heads = []
         self.closed_by_peer = threading.Event()
-        self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.bind(path)
-        os.chmod(path, 0o666)
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-        self.thread.start()
+        super().__init__(path, self.answer)
 
-    def loop(self):
-        while not self.stop.is_set():
-            try:
-                c, _ = self.sock.accept()
-            except (socket.timeout, OSError):
-                continue
-            threading.Thread(target=self.serve, args=(c,),
-                             daemon=True).start()
-
-    def serve(self, c):
-        c.settimeout(20 * SCALE)
-        buf = b""
-        try:
-            while b"\r\n\r\n" not in buf:
-                d = c.recv(65536)
-                if not d:
-                    return
-                buf += d
-            head, rest = buf.split(b"\r\n\r\n", 1)
-            self.heads.append(head)
-            key = b""
-            upgrade = False
-            for line in head.split(b"\r\n")[1:]:
-                n, _, v = line.partition(b":")
-                if n.strip().lower() == b"sec-websocket-key":
-                    key = v.strip()
-                if n.strip().lower() == b"upgrade" and \
-                        v.strip().lower() == b"websocket":
-                    upgrade = True
-            if not (key and upgrade) and not self.rogue:
-                c.sendall(b"HTTP/1.1 426 Upgrade Required\r\n"
-                          b"Content-Length: 0\r\n\r\n")
+    def answer(self, c):
+        buf = read_head(c)
+        if b"\r\n\r\n" not in buf:
+            return
+        head, rest = buf.split(b"\r\n\r\n", 1)
+        self.heads.append(head)
+        key = b""
+        upgrade = False
+        for line in head.split(b"\r\n")[1:]:
+            n, _, v = line.partition(b":")
+            if n.strip().lower() == b"sec-websocket-key":
+                key = v.strip()
+            if n.strip().lower() == b"upgrade" and \
+                    v.strip().lower() == b"websocket":
+                upgrade = True
+        if not (key and upgrade) and not self.rogue:
+            c.sendall(b"HTTP/1.1 426 Upgrade Required\r\n"
+                      b"Content-Length: 0\r\n\r\n")
+            return
+        accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
+        c.sendall(b"HTTP/1.1 101 Switching Protocols\r\n"
+                  b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+        if rest:
+            c.sendall(rest)
+        while True:
+            d = c.recv(65536)
+            if not d:
+                self.closed_by_peer.set()
                 return
-            accept = base64.b64encode(hashlib.sha1(key + GUID).digest())
-            c.sendall(b"HTTP/1.1 101 Switching Protocols\r\n"
-                      b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                      b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
-            if rest:
-                c.sendall(rest)
-            while True:
-                d = c.recv(65536)
-                if not d:
-                    self.closed_by_peer.set()
-                    return
-                if d == b"CLOSE-NOW":
-                    return
-                c.sendall(d)
-        except OSError:
-            pass
-        finally:
-            c.close()
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(5)
-        self.sock.close()
+            if d == b"CLOSE-NOW":
+                return
+            c.sendall(d)
 
 
 @pytest.fixture
