@@ -64,39 +64,6 @@ static void	control_accept(evutil_socket_t, short, void *);
 static void	control_dispatch_client(struct imsgev *, struct imsg *);
 static void	control_closed(struct imsgev *);
 
-/* A socket file left by a dead daemon goes; a live one stays. */
-static int
-control_stale(const char *path)
-{
-	struct sockaddr_un	 sun;
-	struct stat		 st;
-	int			 fd, r;
-
-	if (lstat(path, &st) == -1)
-		return (errno == ENOENT ? 0 : -1);
-	if (!S_ISSOCK(st.st_mode)) {
-		log_warnx("control socket %s: exists and is not a socket",
-		    path);
-		return (-1);
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return (-1);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	(void)strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
-	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-	close(fd);
-	if (r == 0) {
-		log_warnx("control socket %s: another uxrpd is running", path);
-		return (-1);
-	}
-	if (unlink(path) == -1) {
-		log_warn("control socket %s: unlink", path);
-		return (-1);
-	}
-	return (0);
-}
-
 /* Before the workers start and before daemonizing; "" for none. */
 int
 control_init(const char *path)
@@ -114,7 +81,7 @@ control_init(const char *path)
 		log_warnx("control socket %s: path too long", path);
 		return (-1);
 	}
-	if (control_stale(path) == -1)
+	if (unix_socket_stale(path, "control socket") == -1)
 		return (-1);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0)) == -1) {
@@ -353,19 +320,6 @@ control_check(struct ctl_conn *c)
 	free(report);
 }
 
-static const char *
-control_state_name(enum origin_state state)
-{
-	switch (state) {
-	case ORIGIN_STATE_UP:
-		return ("up");
-	case ORIGIN_STATE_DOWN:
-		return ("down");
-	default:
-		return ("unknown");
-	}
-}
-
 static void
 control_origin_address(const struct origin_conf *o, char *buf, size_t len)
 {
@@ -406,7 +360,7 @@ control_show_origins(void)
 		control_origin_address(o, addr, sizeof(addr));
 		j = json_pack("{s:i, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:i, "
 		    "s:i}", "id", o->id, "name", o->name, "address", addr,
-		    "state", control_state_name(h.state),
+		    "state", health_state_name(h.state),
 		    "since", (json_int_t)since, "cause", h.cause,
 		    "requests", (json_int_t)st.requests,
 		    "failures", (json_int_t)st.failures,

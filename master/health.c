@@ -52,7 +52,7 @@ struct health {
 
 static TAILQ_HEAD(, health)	 healths = TAILQ_HEAD_INITIALIZER(healths);
 
-static const char *
+const char *
 health_state_name(enum origin_state state)
 {
 	switch (state) {

@@ -37,8 +37,12 @@
 
 #define LISTEN_BACKLOG	511
 
-static int
-listener_unix_stale(const char *path)
+/*
+ * A socket file left by a dead daemon goes; one that something still
+ * listens on stays, and so does anything that is not a socket.
+ */
+int
+unix_socket_stale(const char *path, const char *what)
 {
 	struct sockaddr_un	 sun;
 	struct stat		 st;
@@ -47,7 +51,7 @@ listener_unix_stale(const char *path)
 	if (lstat(path, &st) == -1)
 		return (errno == ENOENT ? 0 : -1);
 	if (!S_ISSOCK(st.st_mode)) {
-		log_warnx("listener %s: exists and is not a socket", path);
+		log_warnx("%s %s: exists and is not a socket", what, path);
 		return (-1);
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
@@ -58,18 +62,18 @@ listener_unix_stale(const char *path)
 	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
 	close(fd);
 	if (r == 0) {
-		log_warnx("listener %s: another process listens on it", path);
+		log_warnx("%s %s: another process listens on it", what, path);
 		return (-1);
 	}
 	if (errno != ECONNREFUSED) {
-		log_warn("listener %s", path);
+		log_warn("%s %s", what, path);
 		return (-1);
 	}
 	if (unlink(path) == -1) {
-		log_warn("listener %s: unlink stale socket", path);
+		log_warn("%s %s: unlink stale socket", what, path);
 		return (-1);
 	}
-	log_info("listener %s: replaced a stale socket", path);
+	log_info("%s %s: replaced a stale socket", what, path);
 	return (0);
 }
 
@@ -80,7 +84,7 @@ listener_bind_unix(struct listener_conf *l)
 	mode_t			 old;
 	int			 fd;
 
-	if (listener_unix_stale(l->path) == -1)
+	if (unix_socket_stale(l->path, "listener") == -1)
 		return (-1);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1) {

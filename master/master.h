@@ -50,6 +50,7 @@ int	 master_nworkers(const struct uxrp_conf *);
 void	 master_conf_fixup(struct uxrp_conf *);
 
 /* listener.c */
+int	 unix_socket_stale(const char *, const char *);
 int	 listener_bind_all(struct uxrp_conf *);
 void	 listener_close_all(struct uxrp_conf *, int);
 int	 listener_adopt(struct uxrp_conf *, struct uxrp_conf *, FILE *);
@@ -72,6 +73,7 @@ int	 proc_origin_stats(int, struct origin_stats *);
 json_t	*proc_show_workers(void);
 
 /* health.c */
+const char *health_state_name(enum origin_state);
 void	 health_init(const struct uxrp_conf *);
 void	 health_switch(const struct uxrp_conf *);
 void	 health_report(const struct uxrp_conf *, int,
