@@ -677,10 +677,6 @@ h1_done(void *arg, enum front_end how)
 			c->close_after = 1;
 		break;
 	}
-	if (c->close_after || worker->shutting_down) {
-		client_linger(c);
-		return;
-	}
 	client_next(c);
 }
 

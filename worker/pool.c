@@ -154,20 +154,6 @@ pool_set_state(struct pool *p, enum origin_state state)
  * An origin known down is answered at once, but once per hold-down a
  * request goes through: its connect is the probe that finds it up.
  */
-static int
-pool_fail_fast(struct pool *p)
-{
-	struct timeval	 now;
-
-	if (!p->fail_fast)
-		return (0);
-	event_base_gettimeofday_cached(worker->base, &now);
-	if (timercmp(&now, &p->probe_at, <))
-		return (1);
-	pool_hold(p);
-	return (0);
-}
-
 /* Worth a try now: not known down, or due for its probe. */
 int
 pool_usable(struct pool *p)
@@ -178,6 +164,17 @@ pool_usable(struct pool *p)
 		return (1);
 	event_base_gettimeofday_cached(worker->base, &now);
 	return (!timercmp(&now, &p->probe_at, <));
+}
+
+static int
+pool_fail_fast(struct pool *p)
+{
+	if (!pool_usable(p))
+		return (1);
+	/* The probe goes now; the next waits for another hold-down. */
+	if (p->fail_fast)
+		pool_hold(p);
+	return (0);
 }
 
 int
