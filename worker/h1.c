@@ -120,6 +120,9 @@ client_new(struct bufferevent *bev, struct sockaddr *sa, int tls)
 		return (NULL);
 	}
 	c->bev = bev;
+	/* libevent writes 16 KiB per writable event unless told more. */
+	bufferevent_set_max_single_write(bev, PROXY_HIGH_WATER);
+	bufferevent_set_max_single_read(bev, PROXY_HIGH_WATER);
 	TAILQ_INSERT_TAIL(&worker->clients, c, entry);
 	worker->nclients++;
 	return (c);

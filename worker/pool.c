@@ -248,13 +248,17 @@ pool_conn_new(struct pool *p, int fd)
 		    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 		if (oc->bev == NULL)
 			SSL_free(ssl);
-	} else
+	} else {
 		oc->bev = bufferevent_socket_new(worker->base, fd,
 		    BEV_OPT_CLOSE_ON_FREE);
+		oc->plain = 1;
+	}
 	if (oc->bev == NULL) {
 		free(oc);
 		return (NULL);
 	}
+	bufferevent_set_max_single_write(oc->bev, PROXY_HIGH_WATER);
+	bufferevent_set_max_single_read(oc->bev, PROXY_HIGH_WATER);
 	return (oc);
 }
 

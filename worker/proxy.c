@@ -788,6 +788,9 @@ proxy_pump_response(struct exchange *ex)
 		bufferevent_disable(ex->oc->bev, EV_READ);
 		return;
 	}
+	if (ex->oc->plain && evbuffer_get_length(in) < PROXY_HIGH_WATER - used)
+		bulk_read(ex->oc->bev,
+		    PROXY_HIGH_WATER - used - evbuffer_get_length(in));
 	r = body_pump(&ex->respbody, in, out, PROXY_HIGH_WATER - used);
 	if (evbuffer_get_length(out) != used)
 		ex->ops->resp_more(ex->front);

@@ -141,6 +141,7 @@ struct origin_conn {
 	struct exchange		*ex;		/* NULL when idle */
 	int			 requests;	/* served so far */
 	int			 idle;		/* on its pool's idle list */
+	int			 plain;		/* no TLS: bulk_read() */
 };
 
 void	 pool_init(void);
@@ -294,6 +295,9 @@ void	 body_init(struct body_pump *, enum body_in, uint64_t, int, uint64_t,
 enum pump_result body_pump(struct body_pump *, struct evbuffer *,
 	    struct evbuffer *, size_t);
 int	 body_finish_close(struct body_pump *, struct evbuffer *);
+
+/* bulkread.c: reads in larger steps than libevent's */
+void	 bulk_read(struct bufferevent *, size_t);
 
 /* response.c: answers made by the proxy itself */
 #define RETRY_AFTER	"5"	/* seconds, with a 503 */
