@@ -136,7 +136,8 @@ client_start_h1(struct client *c)
 	bufferevent_setwatermark(c->bev, EV_READ, 0,
 	    worker->conf->limits.header_bytes + PROXY_HIGH_WATER);
 	bufferevent_setwatermark(c->bev, EV_WRITE, PROXY_LOW_WATER, 0);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* A plain socket is written at once: see client_flush(). */
+	bufferevent_enable(c->bev, c->tls ? EV_READ | EV_WRITE : EV_READ);
 	c->state = CS_HEAD;
 	client_timer_set(c, worker->conf->timeouts.request_header);
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
@@ -306,12 +307,22 @@ client_read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* What the exchange put in the output goes out now, if it can. */
+static void
+client_flush(struct client *c)
+{
+	if (!c->tls)
+		bev_flush(c->bev);
+}
+
 static void
 client_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct client	*c = arg;
 	int		 fd;
 
+	if (!c->tls && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_disable(bev, EV_WRITE);
 	switch (c->state) {
 	case CS_BUSY:
 		if (c->ex != NULL)
@@ -549,7 +560,7 @@ h1_resp_buf(void *arg)
 static void
 h1_resp_more(void *arg)
 {
-	(void)arg;
+	client_flush(arg);
 }
 
 /* The status line and the end-to-end fields, framed for this client. */
@@ -592,10 +603,10 @@ h1_resp_head(void *arg, struct exchange *ex, const struct http_response *resp)
 		/* What the client sent after its handshake goes on now. */
 		bufferevent_enable(c->bev, EV_READ);
 		bufferevent_trigger(c->bev, EV_READ, BEV_OPT_DEFER_CALLBACKS);
-		goto end;
+		goto interim;
 	}
 	if (resp->status < 200)
-		goto end;
+		goto interim;
 	switch (ex->resp_body) {
 	case BODY_NONE:
 		/* HEAD and 304 keep the length the origin announced. */
@@ -620,8 +631,12 @@ h1_resp_head(void *arg, struct exchange *ex, const struct http_response *resp)
 	tv.tv_sec = worker->conf->timeouts.idle;
 	tv.tv_usec = 0;
 	bufferevent_set_timeouts(c->bev, NULL, &tv);
- end:
+	/* The body follows, and both go out together. */
 	evbuffer_add(out, "\r\n", 2);
+	return;
+ interim:
+	evbuffer_add(out, "\r\n", 2);
+	client_flush(c);
 }
 
 /* Our own answers: error pages, redirects, OPTIONS *. */
@@ -659,6 +674,7 @@ h1_local(void *arg, struct exchange *ex, const char *loc, size_t loclen)
 		response_error(out, ex->status, css, ex->req.is_head, 0);
 		break;
 	}
+	client_flush(c);
 }
 
 static void
@@ -668,6 +684,7 @@ h1_done(void *arg, enum front_end how)
 	int		 close_after = c->ex != NULL && c->ex->close_after;
 
 	c->ex = NULL;
+	client_flush(c);
 	switch (how) {
 	case FRONT_ABORT:
 		client_reset(c);

@@ -44,7 +44,7 @@
 #include "uxrp.h"
 #include "worker.h"
 
-#define POOL_IDLE_MAX		64	/* idle connections per origin */
+#define POOL_IDLE_MAX		1024	/* idle connections per origin */
 #define POOL_RETRY_MIN_MS	5
 #define POOL_RETRY_MAX_MS	200
 #define POOL_HOLD_MS		2000	/* fail fast this long, then probe */

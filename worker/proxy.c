@@ -541,6 +541,7 @@ proxy_origin_ready(struct exchange *ex, struct origin_conn *oc, int error,
 	struct evbuffer	*out;
 	struct pool	*next;
 	struct timeval	 tv;
+	int		 direct;
 
 	if (oc == NULL && error != EPROTO && error != ENOMEM &&
 	    !ex->failed_over && ex->mount != NULL &&
@@ -565,7 +566,11 @@ proxy_origin_ready(struct exchange *ex, struct origin_conn *oc, int error,
 	    origin_event_cb, ex);
 	bufferevent_setwatermark(oc->bev, EV_READ, 0, PROXY_HIGH_WATER);
 	bufferevent_setwatermark(oc->bev, EV_WRITE, PROXY_LOW_WATER, 0);
-	bufferevent_enable(oc->bev, EV_READ | EV_WRITE);
+	/* A bodyless request on a plain socket is written at once. */
+	direct = oc->plain && !ex->has_reqbody && !ex->h2_websocket;
+	if (direct)
+		bufferevent_disable(oc->bev, EV_WRITE);
+	bufferevent_enable(oc->bev, direct ? EV_READ : EV_READ | EV_WRITE);
 	out = bufferevent_get_output(oc->bev);
 	/* A PROXY header names this client, so the connection is its own. */
 	if (pool_origin(ex->pool)->proxy_protocol != 0 && !ex->reused &&
@@ -576,6 +581,8 @@ proxy_origin_ready(struct exchange *ex, struct origin_conn *oc, int error,
 	}
 	evbuffer_add(out, evbuffer_pullup(ex->reqhead, -1),
 	    evbuffer_get_length(ex->reqhead));
+	if (direct)
+		bev_flush(oc->bev);
 	if (ex->resp_timer == NULL &&
 	    (ex->resp_timer = evtimer_new(worker->base,
 	    exchange_resp_timeout, ex)) == NULL) {
@@ -731,6 +738,7 @@ proxy_read_response_head(struct exchange *ex)
 			body_init(&ex->respbody, BIN_CLOSE, 0, 0, 0, 0);
 			ex->has_reqbody = 1;
 			body_init(&ex->reqbody, BIN_CLOSE, 0, 0, 0, 0);
+			bufferevent_enable(ex->oc->bev, EV_WRITE);
 			ex->resp_head_done = 1;
 			ex->ops->resp_head(ex->front, ex, resp);
 			free(resp);
@@ -776,6 +784,22 @@ proxy_read_response_head(struct exchange *ex)
 	}
 }
 
+/*
+ * Whether the origin's socket is worth asking for more: the body is
+ * known to go on, or the last read filled libevent's whole step.
+ */
+static int
+proxy_more_coming(struct exchange *ex, struct evbuffer *in)
+{
+	size_t	len = evbuffer_get_length(in);
+
+	if (ex->respbody.done)
+		return (0);
+	if (ex->respbody.in == BIN_LENGTH)
+		return (ex->respbody.remaining > len);
+	return (len >= 4096);
+}
+
 static void
 proxy_pump_response(struct exchange *ex)
 {
@@ -788,7 +812,8 @@ proxy_pump_response(struct exchange *ex)
 		bufferevent_disable(ex->oc->bev, EV_READ);
 		return;
 	}
-	if (ex->oc->plain && evbuffer_get_length(in) < PROXY_HIGH_WATER - used)
+	if (ex->oc->plain && proxy_more_coming(ex, in) &&
+	    evbuffer_get_length(in) < PROXY_HIGH_WATER - used)
 		bulk_read(ex->oc->bev,
 		    PROXY_HIGH_WATER - used - evbuffer_get_length(in));
 	r = body_pump(&ex->respbody, in, out, PROXY_HIGH_WATER - used);

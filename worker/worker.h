@@ -296,8 +296,9 @@ enum pump_result body_pump(struct body_pump *, struct evbuffer *,
 	    struct evbuffer *, size_t);
 int	 body_finish_close(struct body_pump *, struct evbuffer *);
 
-/* bulkread.c: reads in larger steps than libevent's */
+/* sockio.c: reads and writes in fewer steps than libevent's */
 void	 bulk_read(struct bufferevent *, size_t);
+void	 bev_flush(struct bufferevent *);
 
 /* response.c: answers made by the proxy itself */
 #define RETRY_AFTER	"5"	/* seconds, with a 503 */

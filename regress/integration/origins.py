@@ -351,6 +351,18 @@ class FakeOrigin:
         with self.lock:
             return len(self.conns)
 
+    def last_sent(self, timeout=5.0):
+        """(length, sha256) of the last streamed body, once its last
+        send returned: the client may have it all a moment before."""
+        end = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                if self.sent:
+                    return self.sent[-1]
+            if time.monotonic() >= end:
+                return None
+            time.sleep(0.01)
+
     def wait_requests(self, n, timeout=5.0, complete=False):
         end = time.monotonic() + timeout
         while time.monotonic() < end:

@@ -231,7 +231,7 @@ def test_response_stream_chunked(srv):
         r = c.read_response(sink=sha, timeout=60 * SCALE)
     assert r.status == 200
     assert r.body_len == n
-    assert (n, r.body_sha256) == srv.origin.sent[-1]
+    assert (n, r.body_sha256) == srv.origin.last_sent()
 
 
 class RssSampler:
@@ -304,7 +304,7 @@ def test_big_download(srv):
     assert r.status == 200
     assert r.header("Content-Length") == str(BIG)
     assert r.body_len == BIG
-    assert srv.origin.sent[-1] == (BIG, r.body_sha256)
+    assert srv.origin.last_sent() == (BIG, r.body_sha256)
     assert rss.growth_kb < RSS_LIMIT_KB, \
         "workers grew by %d kB over a %d MB download" % (rss.growth_kb,
                                                          BIG >> 20)
@@ -323,7 +323,7 @@ def test_slow_reader_download(srv):
             time.sleep(2)           # the origin may fill every buffer now
             r = c.read_response(sink=sha, timeout=120 * SCALE)
     assert r.status == 200 and r.body_len == n
-    assert srv.origin.sent[-1] == (n, r.body_sha256)
+    assert srv.origin.last_sent() == (n, r.body_sha256)
     assert rss.growth_kb < RSS_LIMIT_KB / 2, \
         "workers grew by %d kB while the client did not read" % rss.growth_kb
 

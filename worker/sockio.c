@@ -16,6 +16,9 @@
 
 
 /*
+ * Socket reads and writes in fewer steps than libevent's bufferevents
+ * take on their own.
+ *
  * libevent 2.1 reads a socket at most 4 KiB per readable event. A body
  * moved in such steps costs an event, a FIONREAD and a readv per 4 KiB;
  * the read callback of a plain socket tops its input up itself instead,
@@ -35,6 +38,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 
 #include "uxrp.h"
 #include "worker.h"
@@ -86,4 +90,30 @@ bulk_read(struct bufferevent *bev, size_t budget)
 	}
 	evbuffer_commit_space(in, vec, i);
 	evbuffer_freeze(in, 0);
+}
+
+/*
+ * A bufferevent writes only once the loop reports its socket writable,
+ * at the price of adding and removing the write event (two epoll_ctl)
+ * for every answer. When no write is pending, the output goes out at
+ * once; what the socket does not take is left to the write event, which
+ * also reports any error. Only for plain sockets whose owner keeps
+ * EV_WRITE disabled while the output is empty.
+ */
+void
+bev_flush(struct bufferevent *bev)
+{
+	struct evbuffer	*out = bufferevent_get_output(bev);
+	int		 fd;
+
+	if (evbuffer_get_length(out) == 0)
+		return;
+	if ((bufferevent_get_enabled(bev) & EV_WRITE) == 0 &&
+	    (fd = bufferevent_getfd(bev)) != -1) {
+		evbuffer_unfreeze(out, 1);
+		(void)evbuffer_write(out, fd);
+		evbuffer_freeze(out, 1);
+	}
+	if (evbuffer_get_length(out) > 0)
+		bufferevent_enable(bev, EV_WRITE);
 }
