@@ -574,15 +574,16 @@ h2_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
     uint32_t *flags, nghttp2_data_source *source, void *arg)
 {
 	struct h2_stream	*st = source->ptr;
-	int			 n;
+	size_t			 avail, n;
 
 	(void)ng;
 	(void)id;
 	(void)arg;
-	n = evbuffer_remove(st->resp, buf, length);
-	if (n < 0)
-		return (NGHTTP2_ERR_CALLBACK_FAILURE);
-	if (evbuffer_get_length(st->resp) == 0) {
+	(void)buf;
+	/* The bytes move in h2_send_data(), without a copy. */
+	avail = evbuffer_get_length(st->resp);
+	n = avail < length ? avail : length;
+	if (n == avail) {
 		if (st->resp_eof)
 			*flags |= NGHTTP2_DATA_FLAG_EOF;
 		else if (n == 0) {
@@ -590,9 +591,33 @@ h2_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
 			return (NGHTTP2_ERR_DEFERRED);
 		}
 	}
-	if (st->ex != NULL && evbuffer_get_length(st->resp) < PROXY_LOW_WATER)
+	*flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+	if (st->ex != NULL && avail - n < PROXY_LOW_WATER)
 		st->want_writable = 1;
-	return (n);
+	return ((ssize_t)n);
+}
+
+/*
+ * A DATA frame of a response: its header, then the stream's bytes moved
+ * chain by chain into the connection's output. Called from inside
+ * nghttp2_session_mem_send(), right after h2_data_read() for the same
+ * frame.
+ */
+static int
+h2_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *framehd,
+    size_t length, nghttp2_data_source *source, void *arg)
+{
+	struct h2_session	*s = arg;
+	struct h2_stream	*st = source->ptr;
+	struct evbuffer		*out = bufferevent_get_output(s->c->bev);
+
+	(void)ng;
+	/* No padding callback is set: nghttp2 never pads. */
+	if (frame->data.padlen > 0 ||
+	    evbuffer_add(out, framehd, 9) == -1 ||
+	    evbuffer_remove_buffer(st->resp, out, length) != (int)length)
+		return (NGHTTP2_ERR_CALLBACK_FAILURE);
+	return (0);
 }
 
 static void
@@ -725,6 +750,7 @@ h2_start(struct client *c)
 	    h2_on_frame_recv);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs,
 	    h2_on_data_chunk);
+	nghttp2_session_callbacks_set_send_data_callback(cbs, h2_send_data);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cbs,
 	    h2_on_stream_close);
 	/* Windows open only as the origins take the bytes. */
