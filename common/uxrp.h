@@ -330,6 +330,7 @@ enum origin_state {
 struct worker_stats {
 	int			 worker_id;
 	int			 connections;	/* open client connections */
+	int			 idle;		/* of which parked idle */
 	uint64_t		 requests;	/* answered, all statuses */
 	uint64_t		 errors;	/* 5xx and aborted exchanges */
 };

@@ -950,12 +950,13 @@ proc_show_workers(void)
 				state = w->ready ? "ready" : "starting";
 			else
 				state = proc_gen_state(g->state);
-			o = json_pack("{s:i, s:i, s:I, s:s, s:I, s:i, s:I, "
-			    "s:I}", "id", w->id, "generation", g->id,
+			o = json_pack("{s:i, s:i, s:I, s:s, s:I, s:i, s:i, "
+			    "s:I, s:I}", "id", w->id, "generation", g->id,
 			    "pid", (json_int_t)w->pid, "state", state,
 			    "started", (json_int_t)(w->pid != 0 ?
 			    w->started : 0),
 			    "connections", w->stats.connections,
+			    "idle", w->stats.idle,
 			    "requests", (json_int_t)w->stats.requests,
 			    "errors", (json_int_t)w->stats.errors);
 			if (o == NULL || json_array_append_new(a, o) == -1) {

@@ -332,9 +332,10 @@ ctl_print(int what, json_t *doc)
 	    "SINCE", "CAUSE", "REQUESTS", "FAILURES", "INFLIGHT", "IDLE",
 	    "CHECK", NULL };
 	static const char *const wkeys[] = { "id", "generation", "pid",
-	    "state", "started", "connections", "requests", "errors", NULL };
+	    "state", "started", "connections", "idle", "requests", "errors",
+	    NULL };
 	static const char *const wheads[] = { "ID", "GEN", "PID", "STATE",
-	    "UP", "CONNECTIONS", "REQUESTS", "ERRORS", NULL };
+	    "UP", "CONNECTIONS", "IDLE", "REQUESTS", "ERRORS", NULL };
 	static const char *const lkeys[] = { "id", "type", "name", "mode",
 	    NULL };
 	static const char *const lheads[] = { "ID", "TYPE", "ADDRESS",

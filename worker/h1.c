@@ -77,6 +77,7 @@ client_timer_set(struct client *c, int secs)
 {
 	struct timeval	 tv = { secs, 0 };
 
+	c->parking = 0;
 	evtimer_add(c->timer, &tv);
 }
 
@@ -282,6 +283,13 @@ client_timer_cb(evutil_socket_t fd, short events, void *arg)
 	}
 	if (c->state == CS_HEAD && c->head_started) {
 		client_fail(c, 408, "request-timeout");
+		return;
+	}
+	if (c->parking) {
+		/* Idle a moment: held small from now on, if it can be. */
+		if (c->state == CS_HEAD && client_park(c) == 0)
+			return;
+		client_timer_set(c, worker->conf->timeouts.idle);
 		return;
 	}
 	client_free(c);
@@ -500,6 +508,8 @@ client_read_head(struct client *c)
 static void
 client_next(struct client *c)
 {
+	struct timeval	 tv;
+
 	if (c->close_after || worker->shutting_down) {
 		client_linger(c);
 		return;
@@ -507,7 +517,13 @@ client_next(struct client *c)
 	c->state = CS_HEAD;
 	bufferevent_set_timeouts(c->bev, NULL, NULL);
 	bufferevent_enable(c->bev, EV_READ);
-	client_timer_set(c, worker->conf->timeouts.idle);
+	if (!c->tls && worker->conf->timeouts.idle * 1000L > PARK_AFTER_MS) {
+		tv.tv_sec = PARK_AFTER_MS / 1000;
+		tv.tv_usec = (PARK_AFTER_MS % 1000) * 1000;
+		evtimer_add(c->timer, &tv);
+		c->parking = 1;
+	} else
+		client_timer_set(c, worker->conf->timeouts.idle);
 	/* Pipelined requests: later, not from deep inside this one. */
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
 		bufferevent_trigger(c->bev, EV_READ, BEV_OPT_DEFER_CALLBACKS);
@@ -722,6 +738,7 @@ h1_shutdown(void)
 	worker->shutting_down = 1;
 	worker_stop_accepting();
 	pool_close_idle();
+	park_close_all();
 	TAILQ_FOREACH_SAFE(c, &worker->clients, entry, next) {
 		if (c->h2 != NULL)
 			h2_goaway(c);

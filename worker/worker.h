@@ -35,6 +35,7 @@
 #define PROXY_HIGH_WATER	(256 * 1024)	/* per direction */
 #define PROXY_LOW_WATER		(64 * 1024)
 #define LINGER_SECS		2
+#define PARK_AFTER_MS		50	/* idle keep-alive: see park.c */
 
 struct bufferevent;
 struct evbuffer;
@@ -67,6 +68,7 @@ struct client {
 	int			 close_after;
 	int			 nrequests;
 	int			 out_paused;	/* pipelined answers unread */
+	int			 parking;	/* the timer is park.c's */
 	struct exchange		*ex;
 	struct event		*timer;
 	struct h2_session	*h2;
@@ -295,6 +297,12 @@ void	 body_init(struct body_pump *, enum body_in, uint64_t, int, uint64_t,
 enum pump_result body_pump(struct body_pump *, struct evbuffer *,
 	    struct evbuffer *, size_t);
 int	 body_finish_close(struct body_pump *, struct evbuffer *);
+
+/* park.c: idle keep-alive connections held small */
+extern int worker_nparked;
+int	 client_park(struct client *);
+void	 park_close_all(void);
+void	 park_trim(void);
 
 /* sockio.c: reads and writes in fewer steps than libevent's */
 void	 bulk_read(struct bufferevent *, size_t);

@@ -93,7 +93,7 @@ def test_show_workers(ctl_daemon):
     p = d.ctl("show", "workers")
     lines = p.stdout.splitlines()
     assert lines[0].split() == ["ID", "GEN", "PID", "STATE", "UP",
-                                "CONNECTIONS", "REQUESTS", "ERRORS"]
+                                "CONNECTIONS", "IDLE", "REQUESTS", "ERRORS"]
     assert len(lines) == 3
     for l in lines[1:]:
         assert l.index("ready") == lines[0].index("STATE")

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from client import Conn, build, request
+from conftest import wait_for
 from origins import Echo, Fixed, Stream
 
 N_LOOP = 20
@@ -155,3 +156,64 @@ def test_concurrent_clients(srv):
     for t in ts:
         t.join(30)
     assert results == [200] * 50
+
+
+def _idle_counts(d):
+    ws = d.ctl_json("show", "workers")["workers"]
+    return (sum(w["connections"] for w in ws), sum(w["idle"] for w in ws))
+
+
+@pytest.fixture(scope="module")
+def park_srv(mbench):
+    o = mbench.origin(Echo(), name="park")
+    d = mbench.daemon(mbench.config(
+        mounts=[{"mountpoint": "/", "origin": o.lws("/")}], workers=1,
+        timeouts={"idle": 3}))
+    return d
+
+
+def test_idle_connection_parks_and_wakes(park_srv):
+    """Idle for a moment (50 ms), a keep-alive connection is held small
+    (counted as idle); its next requests, pipelined or not, are served
+    as before."""
+    d = park_srv
+    with Conn(d.port) as c:
+        c.send(build("GET", "/one"))
+        assert c.read_response().status == 200
+        assert wait_for(lambda: _idle_counts(d) == (1, 1), 5), \
+            _idle_counts(d)
+        c.send(build("GET", "/two") + build("GET", "/three"))
+        r2 = c.read_response()
+        r3 = c.read_response()
+        assert json.loads(r2.body)["target"] == "/two"
+        assert json.loads(r3.body)["target"] == "/three"
+        assert wait_for(lambda: _idle_counts(d)[0] == 1, 5)
+        # busy again: parked anew once idle
+        assert wait_for(lambda: _idle_counts(d) == (1, 1), 5)
+        c.send(build("GET", "/four"))
+        assert json.loads(c.read_response().body)["target"] == "/four"
+    assert wait_for(lambda: _idle_counts(d) == (0, 0), 5), _idle_counts(d)
+
+
+def test_parked_connection_closed_by_client(park_srv):
+    d = park_srv
+    c = Conn(d.port)
+    c.send(build("GET", "/x"))
+    assert c.read_response().status == 200
+    assert wait_for(lambda: _idle_counts(d) == (1, 1), 5)
+    c.close()
+    assert wait_for(lambda: _idle_counts(d) == (0, 0), 5), _idle_counts(d)
+
+
+def test_parked_connection_idle_timeout(park_srv):
+    """timeouts.idle counts from the last answer, parked or not."""
+    d = park_srv
+    with Conn(d.port) as c:
+        c.send(build("GET", "/x"))
+        assert c.read_response().status == 200
+        t0 = time.monotonic()
+        assert wait_for(lambda: _idle_counts(d) == (1, 1), 5)
+        assert c.wait_eof(10), "parked connection never closed"
+        took = time.monotonic() - t0
+    assert 2.5 <= took <= 6, took
+    assert wait_for(lambda: _idle_counts(d) == (0, 0), 5)

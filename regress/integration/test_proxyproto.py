@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from client import Conn
 from conftest import SCALE
 from origins import SocketOrigin, read_head, Echo
 
@@ -106,6 +107,25 @@ def test_client_address_from_header(srv, header, client, fwd):
     assert o.header("forwarded").startswith(fwd + ";")
     line = srv.wait_access(lambda l: "/pp" in l and l.startswith(client))
     assert line, srv.access_lines()[-2:]
+
+
+@pytest.mark.parametrize("header,client", [
+    (b"PROXY TCP4 192.0.2.61 192.0.2.2 5555 80\r\n", "192.0.2.61"),
+    (v2_tcp6("2001:db8::61", "2001:db8::6", 1, 2), "2001:db8::61"),
+], ids=["v1-tcp4", "v2-tcp6"])
+def test_address_kept_across_idle(srv, header, client):
+    """A keep-alive connection held small while idle (after 50 ms
+    of quiet) keeps the address its PROXY header gave."""
+    keep = GET.replace(b"Connection: close\r\n", b"")
+    with Conn(srv.port, timeout=10 * SCALE) as c:
+        c.send(header + keep)
+        assert c.read_response().status == 200
+        time.sleep(1.0)
+        c.send(keep)
+        r = c.read_response()
+    assert r.status == 200
+    assert srv.origin.wait_requests(2)
+    assert srv.origin.last().header("x-forwarded-for") == client
 
 
 def test_header_in_pieces(srv):

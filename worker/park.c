@@ -1,0 +1,219 @@
+/*
+ * Copyright (c) 2026 The uxrp authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+
+/*
+ * Keep-alive connections that stay idle give back their buffers: after
+ * PARK_AFTER_MS without a byte, an HTTP/1.x connection on a plain
+ * socket is held by a small record (one event for both its next byte
+ * and its idle timeout, and the client's address) instead of its
+ * client, bufferevent and timer. Its next byte makes it a client again;
+ * its close just ends it. A client sending request after request never
+ * parks and pays nothing for this.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "uxrp.h"
+#include "worker.h"
+
+#define PARK_TRIM_AFTER	256	/* parked since the last trim */
+#define PARK_SWEEP	256	/* closed per walk at shutdown */
+
+struct parked {
+	struct event		 ev;	/* its next byte, or idle too long */
+	uint8_t			 family;
+	uint8_t			 addr[16];
+	uint16_t		 port;	/* network order */
+};
+
+struct park_sweep {
+	struct parked		*p[PARK_SWEEP];
+	int			 n;
+};
+
+int		 worker_nparked;
+static int	 parked_since_trim;
+
+/* The client address back, as client_new() takes it. */
+static void
+park_peer(const struct parked *p, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	ss->ss_family = p->family;
+	if (p->family == AF_INET) {
+		memcpy(&sin->sin_addr, p->addr, sizeof(sin->sin_addr));
+		sin->sin_port = p->port;
+	} else if (p->family == AF_INET6) {
+		memcpy(&sin6->sin6_addr, p->addr, sizeof(sin6->sin6_addr));
+		sin6->sin6_port = p->port;
+	}
+}
+
+static void
+park_wake(evutil_socket_t fd, short events, void *arg)
+{
+	struct parked		*p = arg;
+	struct sockaddr_storage	 ss;
+	struct bufferevent	*bev;
+	struct client		*c;
+	ssize_t			 n;
+	char			 b;
+
+	worker_nparked--;
+	park_peer(p, &ss);
+	free(p);
+	/* Most wake-ups of an idle connection are its close. */
+	n = (events & EV_READ) ? recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) : 0;
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR) ||
+	    (bev = bufferevent_socket_new(worker->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		close(fd);
+		return;
+	}
+	if ((c = client_new(bev, (struct sockaddr *)&ss, 0)) == NULL) {
+		bufferevent_free(bev);
+		return;
+	}
+	/* It has served a request: what comes is HTTP/1.x. */
+	c->nrequests = 1;
+	/* What woke it is read from the socket on the next turn. */
+	client_start_h1(c);
+}
+
+/*
+ * Parks c, idle in CS_HEAD with nothing buffered either way; after this
+ * c is gone. The connection is closed when it has been idle for
+ * timeouts.idle in all. Returns -1, with c untouched, when it cannot be
+ * parked.
+ */
+int
+client_park(struct client *c)
+{
+	struct parked		*p;
+	struct sockaddr_in	*sin;
+	struct sockaddr_in6	*sin6;
+	struct timeval		 tv;
+	long			 ms;
+	int			 fd;
+
+	if (c->tls || c->h2 != NULL || c->ex != NULL ||
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) != 0 ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
+		return (-1);
+	ms = worker->conf->timeouts.idle * 1000L - PARK_AFTER_MS;
+	tv.tv_sec = ms > 0 ? ms / 1000 : 0;
+	tv.tv_usec = ms > 0 ? (ms % 1000) * 1000 : 0;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return (-1);
+	p->family = c->peer.ss_family;
+	if (p->family == AF_INET) {
+		sin = (struct sockaddr_in *)&c->peer;
+		memcpy(p->addr, &sin->sin_addr, sizeof(sin->sin_addr));
+		p->port = sin->sin_port;
+	} else if (p->family == AF_INET6) {
+		sin6 = (struct sockaddr_in6 *)&c->peer;
+		memcpy(p->addr, &sin6->sin6_addr, sizeof(sin6->sin6_addr));
+		p->port = sin6->sin6_port;
+	}
+	fd = bufferevent_getfd(c->bev);
+	/* The bufferevent lets go of the socket without closing it. */
+	if (bufferevent_setfd(c->bev, -1) == -1) {
+		free(p);
+		return (-1);
+	}
+	client_free(c);
+	event_assign(&p->ev, worker->base, fd, EV_READ, park_wake, p);
+	if (event_add(&p->ev, &tv) == -1) {
+		close(fd);
+		free(p);
+		return (0);
+	}
+	worker_nparked++;
+	parked_since_trim++;
+	return (0);
+}
+
+static int
+park_collect(const struct event_base *base, const struct event *ev,
+    void *arg)
+{
+	struct park_sweep	*sw = arg;
+
+	(void)base;
+	if (event_get_callback(ev) == park_wake && sw->n < PARK_SWEEP)
+		sw->p[sw->n++] = event_get_callback_arg(ev);
+	return (0);
+}
+
+/*
+ * Shutting down: parked connections have no request to finish. libevent
+ * knows them all, so no list of them is kept; they are found in steps,
+ * as events may not be removed while libevent walks them.
+ */
+void
+park_close_all(void)
+{
+	struct park_sweep	 sw;
+	int			 i;
+
+	do {
+		sw.n = 0;
+		event_base_foreach_event(worker->base, park_collect, &sw);
+		for (i = 0; i < sw.n; i++) {
+			event_del(&sw.p[i]->ev);
+			close(event_get_fd(&sw.p[i]->ev));
+			free(sw.p[i]);
+			worker_nparked--;
+		}
+	} while (sw.n == PARK_SWEEP);
+}
+
+/*
+ * Called every second. glibc keeps what was freed for later use; after
+ * many connections parked, the pages they held go back to the system.
+ * Elsewhere, free() gives back large ranges itself.
+ */
+void
+park_trim(void)
+{
+	if (parked_since_trim < PARK_TRIM_AFTER)
+		return;
+	parked_since_trim = 0;
+#ifdef __GLIBC__
+	(void)malloc_trim(0);
+#endif
+}
