@@ -593,18 +593,16 @@ h1_resp_head(void *arg, struct exchange *ex, const struct http_response *resp)
 	if (resp->status < 200 && ex->req.minor != 1)
 		return;
 	if (resp->reasonlen > 0)
-		evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n", resp->status,
-		    (int)resp->reasonlen, resp->reason);
+		head_status(out, resp->status, resp->reason, resp->reasonlen);
 	else
-		evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", resp->status,
-		    http_status_reason(resp->status));
+		head_status(out, resp->status, http_status_reason(resp->status),
+		    strlen(http_status_reason(resp->status)));
 	for (i = 0; i < resp->nfields; i++) {
 		f = &resp->fields[i];
 		if (http_field_is(f, "content-length") ||
 		    http_hop_by_hop(f, resp->fields, resp->nfields))
 			continue;
-		evbuffer_add_printf(out, "%.*s: %.*s\r\n", (int)f->namelen,
-		    f->name, (int)f->valuelen, f->value);
+		head_field(out, f->name, f->namelen, f->value, f->valuelen);
 	}
 	if (resp->status == 101 && ex->tunnel) {
 		for (i = 0; i < resp->nfields; i++)
@@ -628,21 +626,21 @@ h1_resp_head(void *arg, struct exchange *ex, const struct http_response *resp)
 		/* HEAD and 304 keep the length the origin announced. */
 		if (resp->content_length >= 0 && !resp->chunked &&
 		    !resp->te_other)
-			evbuffer_add_printf(out, "Content-Length: %lld\r\n",
+			head_field_num(out, "Content-Length",
 			    (long long)resp->content_length);
 		break;
 	case BODY_LENGTH:
-		evbuffer_add_printf(out, "Content-Length: %lld\r\n",
+		head_field_num(out, "Content-Length",
 		    (long long)resp->content_length);
 		break;
 	default:
 		if (ex->respbody.out_chunked)
-			evbuffer_add_printf(out,
-			    "Transfer-Encoding: chunked\r\n");
+			evbuffer_add(out, "Transfer-Encoding: chunked\r\n",
+			    28);
 		break;
 	}
 	if (ex->close_after || c->close_after)
-		evbuffer_add_printf(out, "Connection: close\r\n");
+		evbuffer_add(out, "Connection: close\r\n", 19);
 	/* A client that stops reading is not waited for forever. */
 	tv.tv_sec = worker->conf->timeouts.idle;
 	tv.tv_usec = 0;

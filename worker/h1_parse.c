@@ -24,6 +24,7 @@
 
 #include <sys/types.h>
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -483,7 +484,7 @@ h1_request_parse(const char *buf, size_t len, size_t uri_max,
 	int			 te = 0, te_other, te_chunked, te_bad = 0;
 	int			 expect_other = 0, expect_cont = 0;
 
-	memset(req, 0, sizeof(*req));
+	memset(req, 0, offsetof(struct http_request, fields));
 	req->content_length = -1;
 	*status = 400;
 
@@ -642,7 +643,7 @@ h1_response_parse(const char *buf, size_t len, struct http_response *resp)
 	int			 te = 0, te_chunked = 0, te_last_chunked = 0;
 	int			 te_elems = 0;
 
-	memset(resp, 0, sizeof(*resp));
+	memset(resp, 0, offsetof(struct http_response, fields));
 	resp->content_length = -1;
 
 	/* status-line = HTTP-version SP status-code SP [ reason-phrase ] */

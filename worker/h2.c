@@ -30,6 +30,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,9 +64,6 @@ struct h2_stream {
 	size_t			 hlist;		/* header list size so far */
 	int			 too_large;
 	int			 bad;
-	struct {
-		size_t		 noff, nlen, voff, vlen;
-	}			 hdrs[HTTP_MAX_FIELDS + 8];
 	int			 nhdrs;
 	struct evbuffer		*req_in;
 	int			 req_ended;
@@ -75,6 +73,10 @@ struct h2_stream {
 	int			 want_writable;
 	int			 want_req;	/* a tunnel opened: pump DATA */
 	char			*cookie;	/* crumbs joined */
+	/* Last, and never cleared: only the first nhdrs are valid. */
+	struct {
+		size_t		 noff, nlen, voff, vlen;
+	}			 hdrs[HTTP_MAX_FIELDS + 8];
 };
 
 struct h2_session {
@@ -210,8 +212,9 @@ h2_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
 		return (0);
 	if (s->goaway || worker->shutting_down)
 		return (NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE);
-	if ((st = calloc(1, sizeof(*st))) == NULL)
+	if ((st = malloc(sizeof(*st))) == NULL)
 		return (NGHTTP2_ERR_CALLBACK_FAILURE);
+	memset(st, 0, offsetof(struct h2_stream, hdrs));
 	st->s = s;
 	st->id = frame->hd.stream_id;
 	if ((st->req_in = evbuffer_new()) == NULL ||

@@ -53,7 +53,6 @@ struct http_request {
 	const char		*path;		/* path and query of the target */
 	size_t			 pathlen;	/* ("/" for an empty absolute path) */
 	int			 minor;		/* HTTP/1.minor, 0 or 1 */
-	struct http_field	 fields[HTTP_MAX_FIELDS];
 	int			 nfields;
 	const char		*host;		/* Host value, NULL when none */
 	size_t			 hostlen;
@@ -65,6 +64,8 @@ struct http_request {
 	int			 expect_continue; /* Expect: 100-continue */
 	int			 is_head;	/* method HEAD */
 	size_t			 headlen;	/* bytes up to and with CRLFCRLF */
+	/* Last, and never cleared: only the first nfields are valid. */
+	struct http_field	 fields[HTTP_MAX_FIELDS];
 };
 
 struct http_response {
@@ -72,7 +73,6 @@ struct http_response {
 	int			 minor;
 	const char		*reason;
 	size_t			 reasonlen;
-	struct http_field	 fields[HTTP_MAX_FIELDS];
 	int			 nfields;
 	int64_t			 content_length; /* -1 when none */
 	int			 chunked;	/* final coding is chunked */
@@ -80,6 +80,8 @@ struct http_response {
 	int			 conn_close;
 	int			 conn_keepalive;
 	size_t			 headlen;
+	/* Last, and never cleared: only the first nfields are valid. */
+	struct http_field	 fields[HTTP_MAX_FIELDS];
 };
 
 /* How the body of a response is delimited (RFC 9112 section 6.3). */

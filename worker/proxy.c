@@ -27,6 +27,7 @@
 #include <sys/time.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,8 +61,11 @@ exchange_new(const struct front_ops *ops, void *front, const char *addr,
 {
 	struct exchange	*ex;
 
-	if ((ex = calloc(1, sizeof(*ex))) == NULL)
+	/* All but the request's field array, 4 KiB that nfields guards. */
+	if ((ex = malloc(sizeof(*ex))) == NULL)
 		return (NULL);
+	memset(ex, 0, offsetof(struct exchange, req) +
+	    offsetof(struct http_request, fields));
 	ex->ops = ops;
 	ex->front = front;
 	ex->client_addr = addr;
@@ -220,15 +224,14 @@ proxy_request_head(struct exchange *ex, const char *target, size_t targetlen)
 	struct vhost_name	*vn;
 	int			 i;
 
-	evbuffer_add_printf(h, "%.*s %.*s HTTP/1.1\r\n", (int)req->methodlen,
-	    req->method, (int)targetlen, target);
+	head_request_line(h, req->method, req->methodlen, target, targetlen);
 	if (host == NULL) {
 		/* HTTP/1.0 without Host: the vhost's own name. */
 		vn = TAILQ_FIRST(&ex->vhost->names);
 		host = vn != NULL && !vn->wildcard ? vn->name : "localhost";
 		hostlen = strlen(host);
 	}
-	evbuffer_add_printf(h, "Host: %.*s\r\n", (int)hostlen, host);
+	head_field(h, "Host", 4, host, hostlen);
 	for (i = 0; i < req->nfields; i++) {
 		f = &req->fields[i];
 		if (http_field_is(f, "host") ||
@@ -239,23 +242,26 @@ proxy_request_head(struct exchange *ex, const char *target, size_t targetlen)
 		    http_field_is(f, "forwarded") ||
 		    http_hop_by_hop(f, req->fields, req->nfields))
 			continue;
-		evbuffer_add_printf(h, "%.*s: %.*s\r\n", (int)f->namelen,
-		    f->name, (int)f->valuelen, f->value);
+		head_field(h, f->name, f->namelen, f->value, f->valuelen);
 	}
 	if (ex->client_family == AF_INET || ex->client_family == AF_INET6)
-		evbuffer_add_printf(h, "X-Forwarded-For: %s\r\n",
-		    ex->client_addr);
-	evbuffer_add_printf(h, "X-Forwarded-Proto: %s\r\n"
-	    "X-Forwarded-Host: %.*s\r\n", proto, (int)hostlen, host);
-	if (ex->client_family == AF_INET)
-		evbuffer_add_printf(h, "Forwarded: for=%s", ex->client_addr);
-	else if (ex->client_family == AF_INET6)
-		evbuffer_add_printf(h, "Forwarded: for=\"[%s]\"",
-		    ex->client_addr);
-	else
-		evbuffer_add_printf(h, "Forwarded: for=unknown");
-	evbuffer_add_printf(h, ";host=\"%.*s\";proto=%s\r\n", (int)hostlen,
-	    host, proto);
+		head_field_str(h, "X-Forwarded-For", ex->client_addr);
+	head_field_str(h, "X-Forwarded-Proto", proto);
+	head_field(h, "X-Forwarded-Host", 16, host, hostlen);
+	if (ex->client_family == AF_INET) {
+		evbuffer_add(h, "Forwarded: for=", 15);
+		evbuffer_add(h, ex->client_addr, strlen(ex->client_addr));
+	} else if (ex->client_family == AF_INET6) {
+		evbuffer_add(h, "Forwarded: for=\"[", 17);
+		evbuffer_add(h, ex->client_addr, strlen(ex->client_addr));
+		evbuffer_add(h, "]\"", 2);
+	} else
+		evbuffer_add(h, "Forwarded: for=unknown", 22);
+	evbuffer_add(h, ";host=\"", 7);
+	evbuffer_add(h, host, hostlen);
+	evbuffer_add(h, "\";proto=", 8);
+	evbuffer_add(h, proto, strlen(proto));
+	evbuffer_add(h, "\r\n", 2);
 	if (ex->upgrade != NULL)
 		evbuffer_add_printf(h, "Connection: Upgrade\r\n"
 		    "Upgrade: %.*s\r\n", (int)ex->upgrade->valuelen,
@@ -266,7 +272,7 @@ proxy_request_head(struct exchange *ex, const char *target, size_t targetlen)
 	if (req->chunked)
 		evbuffer_add_printf(h, "Transfer-Encoding: chunked\r\n");
 	else if (req->content_length >= 0)
-		evbuffer_add_printf(h, "Content-Length: %lld\r\n",
+		head_field_num(h, "Content-Length",
 		    (long long)req->content_length);
 	evbuffer_add(h, "\r\n", 2);
 }
@@ -692,6 +698,12 @@ exchange_resp_timeout(evutil_socket_t fd, short events, void *arg)
 		exchange_fail(ex, 504, "origin-timeout");
 }
 
+/*
+ * One response head is parsed at a time, and used before the next: its
+ * 4 KiB field array is not allocated for every response.
+ */
+static struct http_response	 proxy_resp;
+
 /* Returns 1 when a final response head was taken, 0 to wait, -1 done. */
 static int
 proxy_read_response_head(struct exchange *ex)
@@ -716,14 +728,10 @@ proxy_read_response_head(struct exchange *ex)
 			r = -1;
 		if (r == 0)
 			return (0);
-		if ((resp = calloc(1, sizeof(*resp))) == NULL) {
-			exchange_fail(ex, 500, "worker-error");
-			return (-1);
-		}
+		resp = &proxy_resp;
 		if (r == -1 || h1_response_parse((const char *)p, r,
 		    resp) == -1 || (resp->status == 101 &&
 		    ex->upgrade == NULL)) {
-			free(resp);
 			exchange_fail(ex, 502, "origin-invalid");
 			return (-1);
 		}
@@ -741,14 +749,12 @@ proxy_read_response_head(struct exchange *ex)
 			bufferevent_enable(ex->oc->bev, EV_WRITE);
 			ex->resp_head_done = 1;
 			ex->ops->resp_head(ex->front, ex, resp);
-			free(resp);
 			evbuffer_drain(in, r);
 			return (1);
 		}
 		if (resp->status < 200) {
 			/* Interim: the front relays it if it can. */
 			ex->ops->resp_head(ex->front, ex, resp);
-			free(resp);
 			evbuffer_drain(in, r);
 			continue;
 		}
@@ -778,7 +784,6 @@ proxy_read_response_head(struct exchange *ex)
 			ex->close_after = 1;
 		ex->resp_head_done = 1;
 		ex->ops->resp_head(ex->front, ex, resp);
-		free(resp);
 		evbuffer_drain(in, r);
 		return (1);
 	}

@@ -213,7 +213,6 @@ struct exchange {
 	struct timeval		 start;
 	char			*head;		/* request head, owned */
 	size_t			 reqline_len;
-	struct http_request	 req;
 	const struct vhost_conf	*vhost;
 	const struct mount_conf	*mount;
 	struct pool		*pool;
@@ -246,6 +245,7 @@ struct exchange {
 	int			 status;
 	const char		*cause;
 	struct event		*resp_timer;
+	struct http_request	 req;		/* last: see exchange_new() */
 };
 
 /* proxy.c: one request's way to the origin and back */
@@ -297,6 +297,15 @@ void	 body_init(struct body_pump *, enum body_in, uint64_t, int, uint64_t,
 enum pump_result body_pump(struct body_pump *, struct evbuffer *,
 	    struct evbuffer *, size_t);
 int	 body_finish_close(struct body_pump *, struct evbuffer *);
+
+/* headwrite.c: header lines without printf */
+void	 head_field(struct evbuffer *, const char *, size_t, const char *,
+	    size_t);
+void	 head_field_str(struct evbuffer *, const char *, const char *);
+void	 head_field_num(struct evbuffer *, const char *, long long);
+void	 head_status(struct evbuffer *, int, const char *, size_t);
+void	 head_request_line(struct evbuffer *, const char *, size_t,
+	    const char *, size_t);
 
 /* park.c: idle keep-alive connections held small */
 extern int worker_nparked;
