@@ -52,6 +52,7 @@
 #define H2_RESETS_PER_SEC	200		/* rapid reset bound */
 #define H2_FLOOD_PER_SEC	1000		/* SETTINGS, PING */
 #define H2_HDR_OVERHEAD		32		/* RFC 9113 6.5.2 */
+#define H2_COPY_BELOW		4096		/* DATA copied, not moved */
 
 struct h2_stream {
 	TAILQ_ENTRY(h2_stream)	 entry;
@@ -613,12 +614,24 @@ h2_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *framehd,
 	struct h2_session	*s = arg;
 	struct h2_stream	*st = source->ptr;
 	struct evbuffer		*out = bufferevent_get_output(s->c->bev);
+	unsigned char		*p;
 
 	(void)ng;
 	/* No padding callback is set: nghttp2 never pads. */
-	if (frame->data.padlen > 0 ||
-	    evbuffer_add(out, framehd, 9) == -1 ||
-	    evbuffer_remove_buffer(st->resp, out, length) != (int)length)
+	if (frame->data.padlen > 0 || evbuffer_add(out, framehd, 9) == -1)
+		return (NGHTTP2_ERR_CALLBACK_FAILURE);
+	if (length < H2_COPY_BELOW) {
+		/*
+		 * Small payloads are copied, so that frames stay in few
+		 * chains: TLS writes a record, and a syscall, per chain.
+		 */
+		if ((p = evbuffer_pullup(st->resp, length)) == NULL ||
+		    evbuffer_add(out, p, length) == -1)
+			return (NGHTTP2_ERR_CALLBACK_FAILURE);
+		evbuffer_drain(st->resp, length);
+		return (0);
+	}
+	if (evbuffer_remove_buffer(st->resp, out, length) != (int)length)
 		return (NGHTTP2_ERR_CALLBACK_FAILURE);
 	return (0);
 }
