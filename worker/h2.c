@@ -620,6 +620,9 @@ h2_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *framehd,
 	/* No padding callback is set: nghttp2 never pads. */
 	if (frame->data.padlen > 0 || evbuffer_add(out, framehd, 9) == -1)
 		return (NGHTTP2_ERR_CALLBACK_FAILURE);
+	if (length == 0)
+		/* The end of the stream, found after its last bytes went. */
+		return (0);
 	if (length < H2_COPY_BELOW) {
 		/*
 		 * Small payloads are copied, so that frames stay in few

@@ -541,13 +541,16 @@ class Raw:
 
 
 class Chunked:
-    """A chunked response with the given chunk payloads."""
+    """A chunked response with the given chunk payloads; `pause`
+    seconds before the last chunk, so that its end comes alone."""
 
-    def __init__(self, chunks, headers=(), trailers=(), status=200):
+    def __init__(self, chunks, headers=(), trailers=(), status=200,
+                 pause=0.0):
         self.chunks = chunks
         self.headers = list(headers)
         self.trailers = list(trailers)
         self.status = status
+        self.pause = pause
 
     def __call__(self, req, conn):
         hdrs = [("Transfer-Encoding", "chunked")] + self.headers
@@ -556,6 +559,8 @@ class Chunked:
             if c:
                 conn.send(b"%x\r\n" % len(c) + c + b"\r\n")
         tr = "".join("%s: %s\r\n" % t for t in self.trailers)
+        if self.pause and conn.origin.stopping.wait(self.pause):
+            return False
         conn.send(b"0\r\n" + tr.encode() + b"\r\n")
         return True
 

@@ -264,6 +264,25 @@ def test_chunked_response_unframed_for_h2(srv):
     assert bytes(st["data"]) == b"".join(chunks)
 
 
+@pytest.mark.parametrize("size", [10, 20000])
+def test_chunked_end_alone_for_h2(srv, size):
+    """The end of a chunked body that comes after all its bytes went
+    out is an empty DATA frame with END_STREAM, and the connection
+    serves on."""
+    body = b"q" * size
+    srv.origin.behaviour = Chunked([body], pause=0.3)
+    c = H2(srv.port)
+    try:
+        first = c.done(c.request("/app/ch1"))
+        srv.origin.behaviour = Fixed(200, [], b"after")
+        second = c.done(c.request("/app/ch2"))
+    finally:
+        c.close()
+    assert hdict(first["headers"])[":status"] == "200"
+    assert bytes(first["data"]) == body
+    assert bytes(second["data"]) == b"after"
+
+
 def test_length_passed_on_and_several_set_cookies(srv):
     srv.origin.behaviour = Fixed(200, [("Set-Cookie", "a=1"),
                                        ("Set-Cookie", "b=2"),
