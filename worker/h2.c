@@ -694,11 +694,21 @@ h2_flush(struct h2_session *s)
 	if (s->busy || s->dead)
 		return;
 	s->busy = 1;
-	while (evbuffer_get_length(out) < PROXY_HIGH_WATER &&
-	    (n = nghttp2_session_mem_send(s->ng, &data)) > 0) {
-		if (evbuffer_add(out, data, n) == -1)
+	for (;;) {
+		while (evbuffer_get_length(out) < PROXY_HIGH_WATER &&
+		    (n = nghttp2_session_mem_send(s->ng, &data)) > 0) {
+			if (evbuffer_add(out, data, n) == -1)
+				break;
+		}
+		if (s->c->tls || n <= 0)
+			break;
+		/* Written at once; more only if the socket took it all. */
+		bev_flush(s->c->bev);
+		if (evbuffer_get_length(out) > 0)
 			break;
 	}
+	if (!s->c->tls && n <= 0)
+		bev_flush(s->c->bev);
 	s->busy = 0;
 	if (n < 0) {
 		h2_close_later(s);
@@ -804,7 +814,7 @@ h2_start(struct client *c)
 	bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
 	bufferevent_setwatermark(c->bev, EV_WRITE, PROXY_LOW_WATER, 0);
 	bufferevent_set_timeouts(c->bev, NULL, NULL);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_enable(c->bev, c->tls ? EV_READ | EV_WRITE : EV_READ);
 	client_timer_set(c, worker->conf->timeouts.idle);
 	h2_read_cb(c->bev, c);
 }
@@ -845,7 +855,9 @@ h2_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct client	*c = arg;
 
-	(void)bev;
+	/* A plain socket is written at once: see h2_flush(). */
+	if (!c->tls && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_disable(bev, EV_WRITE);
 	h2_flush(c->h2);
 }
 
