@@ -37,6 +37,7 @@
 #include "uxrp.h"
 
 #define IMSG_FDS_PER_READ	16
+#define IMSG_READS_PER_EVENT	64	/* then other events get a turn */
 
 static void	imsgev_read_cb(evutil_socket_t, short, void *);
 static void	imsgev_write_cb(evutil_socket_t, short, void *);
@@ -321,29 +322,36 @@ imsgev_read_cb(evutil_socket_t fd, short events, void *arg)
 	struct imsgev	*iev = arg;
 	struct imsg	 imsg;
 	ssize_t		 n;
-	int		 r;
+	int		 r, reads;
 
 	(void)fd;
 	(void)events;
-	n = imsg_read(&iev->ibuf);
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return;
-	if (n <= 0) {
-		if (n == -1)
-			log_warn("%s: read", __func__);
-		imsgev_dead(iev);
-		return;
-	}
-	while ((r = imsg_get(&iev->ibuf, &imsg)) == 1) {
-		iev->handler(iev, &imsg);
-		imsg_free(&imsg);
-		/* The handler may have closed this channel. */
-		if (iev->ibuf.fd == -1)
+	/*
+	 * A message that carries a descriptor is read alone: one read per
+	 * event would pass a busy worker one connection per loop.
+	 */
+	for (reads = 0; reads < IMSG_READS_PER_EVENT; reads++) {
+		n = imsg_read(&iev->ibuf);
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
-	}
-	if (r == -1) {
-		log_warn("%s: bad message", __func__);
-		imsgev_dead(iev);
+		if (n <= 0) {
+			if (n == -1)
+				log_warn("%s: read", __func__);
+			imsgev_dead(iev);
+			return;
+		}
+		while ((r = imsg_get(&iev->ibuf, &imsg)) == 1) {
+			iev->handler(iev, &imsg);
+			imsg_free(&imsg);
+			/* The handler may have closed this channel. */
+			if (iev->ibuf.fd == -1)
+				return;
+		}
+		if (r == -1) {
+			log_warn("%s: bad message", __func__);
+			imsgev_dead(iev);
+			return;
+		}
 	}
 }
 
