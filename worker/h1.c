@@ -69,7 +69,8 @@ static const struct front_ops h1_ops = {
 	h1_resp_head,
 	h1_resp_more,
 	h1_local,
-	h1_done
+	h1_done,
+	PROXY_HIGH_WATER
 };
 
 void

@@ -121,7 +121,8 @@ static const struct front_ops h2_ops = {
 	h2_resp_head,
 	h2_resp_more,
 	h2_local,
-	h2_done
+	h2_done,
+	H2_STREAM_HIGH_WATER
 };
 
 static struct h2_stream *
@@ -596,7 +597,7 @@ h2_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
 		}
 	}
 	*flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-	if (st->ex != NULL && avail - n < PROXY_LOW_WATER)
+	if (st->ex != NULL && avail - n < H2_STREAM_HIGH_WATER / 4)
 		st->want_writable = 1;
 	return ((ssize_t)n);
 }

@@ -204,13 +204,14 @@ park_close_all(void)
 
 /*
  * Called every second. glibc keeps what was freed for later use; after
- * many connections parked, the pages they held go back to the system.
- * Elsewhere, free() gives back large ranges itself.
+ * many connections parked, or once the worker is quiet again after
+ * serving (quiet), the pages freed go back to the system. Elsewhere,
+ * free() gives back large ranges itself.
  */
 void
-park_trim(void)
+park_trim(int quiet)
 {
-	if (parked_since_trim < PARK_TRIM_AFTER)
+	if (parked_since_trim < PARK_TRIM_AFTER && !quiet)
 		return;
 	parked_since_trim = 0;
 #ifdef __GLIBC__

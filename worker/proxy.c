@@ -570,7 +570,7 @@ proxy_origin_ready(struct exchange *ex, struct origin_conn *oc, int error,
 	ex->reused = oc->requests > 0;
 	bufferevent_setcb(oc->bev, origin_read_cb, origin_write_cb,
 	    origin_event_cb, ex);
-	bufferevent_setwatermark(oc->bev, EV_READ, 0, PROXY_HIGH_WATER);
+	bufferevent_setwatermark(oc->bev, EV_READ, 0, ex->ops->resp_high);
 	bufferevent_setwatermark(oc->bev, EV_WRITE, PROXY_LOW_WATER, 0);
 	/* A bodyless request on a plain socket is written at once. */
 	direct = oc->plain && !ex->has_reqbody && !ex->h2_websocket;
@@ -811,17 +811,18 @@ proxy_pump_response(struct exchange *ex)
 	struct evbuffer	*out = ex->ops->resp_buf(ex->front);
 	struct evbuffer	*in = bufferevent_get_input(ex->oc->bev);
 	size_t		 used = evbuffer_get_length(out);
+	size_t		 high = ex->ops->resp_high;
 	enum pump_result r;
 
-	if (used >= PROXY_HIGH_WATER) {
+	if (used >= high) {
 		bufferevent_disable(ex->oc->bev, EV_READ);
 		return;
 	}
 	if (ex->oc->plain && proxy_more_coming(ex, in) &&
-	    evbuffer_get_length(in) < PROXY_HIGH_WATER - used)
+	    evbuffer_get_length(in) < high - used)
 		bulk_read(ex->oc->bev,
-		    PROXY_HIGH_WATER - used - evbuffer_get_length(in));
-	r = body_pump(&ex->respbody, in, out, PROXY_HIGH_WATER - used);
+		    high - used - evbuffer_get_length(in));
+	r = body_pump(&ex->respbody, in, out, high - used);
 	if (evbuffer_get_length(out) != used)
 		ex->ops->resp_more(ex->front);
 	switch (r) {
@@ -847,7 +848,7 @@ proxy_pump_response(struct exchange *ex)
 		exchange_abort(ex, "origin-closed");
 		return;
 	}
-	if (evbuffer_get_length(out) >= PROXY_HIGH_WATER)
+	if (evbuffer_get_length(out) >= high)
 		bufferevent_disable(ex->oc->bev, EV_READ);
 }
 

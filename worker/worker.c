@@ -104,7 +104,9 @@ worker_drop_privileges(void)
 static void
 worker_stats_cb(evutil_socket_t fd, short events, void *arg)
 {
+	static uint64_t		 trimmed_at;	/* requests, at the last trim */
 	struct worker_stats	 st;
+	int			 i, inflight;
 
 	(void)fd;
 	(void)events;
@@ -118,7 +120,12 @@ worker_stats_cb(evutil_socket_t fd, short events, void *arg)
 	imsgev_compose(&worker->iev, IMSG_WORKER_STATS, 0, -1, &st,
 	    sizeof(st));
 	pool_send_stats();
-	park_trim();
+	/* Quiet: nothing in flight, after requests since the last look. */
+	for (i = 0, inflight = 0; i < worker->conf->norigins; i++)
+		inflight += pool_inflight(pool_for(i));
+	park_trim(inflight == 0 && worker->requests != trimmed_at);
+	if (inflight == 0)
+		trimmed_at = worker->requests;
 }
 
 static void

@@ -34,6 +34,7 @@
 #define ORIGIN_HEAD_MAX		(64 * 1024)	/* origin response head */
 #define PROXY_HIGH_WATER	(256 * 1024)	/* per direction */
 #define PROXY_LOW_WATER		(64 * 1024)
+#define H2_STREAM_HIGH_WATER	(64 * 1024)	/* streams share a socket */
 #define LINGER_SECS		2
 #define PARK_AFTER_MS		50	/* idle keep-alive: see park.c */
 
@@ -197,6 +198,7 @@ struct front_ops {
 	void		 (*local)(void *, struct exchange *, const char *,
 			    size_t);
 	void		 (*done)(void *, enum front_end);
+	size_t		 resp_high;	/* response bytes buffered, at most */
 };
 
 struct exchange {
@@ -311,7 +313,7 @@ void	 head_request_line(struct evbuffer *, const char *, size_t,
 extern int worker_nparked;
 int	 client_park(struct client *);
 void	 park_close_all(void);
-void	 park_trim(void);
+void	 park_trim(int);
 
 /* sockio.c: reads and writes in fewer steps than libevent's */
 void	 bulk_read(struct bufferevent *, size_t);
