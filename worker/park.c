@@ -27,6 +27,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <netinet/in.h>
 
@@ -49,6 +50,7 @@
 
 #define PARK_TRIM_AFTER	256	/* parked since the last trim */
 #define PARK_SWEEP	256	/* closed per walk at shutdown */
+#define PARK_TRIM_GAP_US 100000	/* between two trims, at least */
 
 struct parked {
 	struct event		 ev;	/* its next byte, or idle too long */
@@ -64,6 +66,8 @@ struct park_sweep {
 
 int		 worker_nparked;
 static int	 parked_since_trim;
+
+static void	 park_trim_now(void);
 
 /* The client address back, as client_new() takes it. */
 static void
@@ -163,7 +167,8 @@ client_park(struct client *c)
 		return (0);
 	}
 	worker_nparked++;
-	parked_since_trim++;
+	if (++parked_since_trim >= PARK_TRIM_AFTER)
+		park_trim_now();
 	return (0);
 }
 
@@ -204,15 +209,35 @@ park_close_all(void)
 
 /*
  * Called every second. glibc keeps what was freed for later use; after
- * many connections parked, or once the worker is quiet again after
- * serving (quiet), the pages freed go back to the system. Elsewhere,
- * free() gives back large ranges itself.
+ * many connections parked, once parking has settled (none in the last
+ * second), or once the worker is quiet again after serving (quiet), the
+ * pages freed go back to the system. Elsewhere, free() gives back large
+ * ranges itself.
  */
 void
 park_trim(int quiet)
 {
-	if (parked_since_trim < PARK_TRIM_AFTER && !quiet)
+	static int	 seen;	/* parked_since_trim a second ago */
+	int		 settled;
+
+	settled = parked_since_trim > 0 && parked_since_trim == seen;
+	seen = parked_since_trim;
+	if (settled || quiet)
+		park_trim_now();
+}
+
+/* A burst of parking gives back as it goes, ten times a second at most. */
+static void
+park_trim_now(void)
+{
+	static struct timeval	 last;
+	struct timeval		 now, d;
+
+	event_base_gettimeofday_cached(worker->base, &now);
+	timersub(&now, &last, &d);
+	if (d.tv_sec == 0 && d.tv_usec < PARK_TRIM_GAP_US)
 		return;
+	last = now;
 	parked_since_trim = 0;
 #ifdef __GLIBC__
 	(void)malloc_trim(0);
