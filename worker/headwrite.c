@@ -56,15 +56,23 @@ head_pieces(struct evbuffer *b, const char *const *p, const size_t *len,
 	evbuffer_add(b, buf, total);
 }
 
+/* x, sep, y, end: the shape of every line written here */
+static void
+head_line(struct evbuffer *b, const char *x, size_t xlen, const char *sep,
+    const char *y, size_t ylen, const char *end)
+{
+	const char	*p[4] = { x, sep, y, end };
+	size_t		 len[4] = { xlen, strlen(sep), ylen, strlen(end) };
+
+	head_pieces(b, p, len, 4);
+}
+
 /* "name: value" CRLF */
 void
 head_field(struct evbuffer *b, const char *name, size_t namelen,
     const char *value, size_t valuelen)
 {
-	const char	*p[4] = { name, ": ", value, "\r\n" };
-	size_t		 len[4] = { namelen, 2, valuelen, 2 };
-
-	head_pieces(b, p, len, 4);
+	head_line(b, name, namelen, ": ", value, valuelen, "\r\n");
 }
 
 /* "name: value" CRLF for a NUL-terminated name and value. */
@@ -93,17 +101,14 @@ void
 head_status(struct evbuffer *b, int status, const char *reason,
     size_t reasonlen)
 {
-	char		 code[5];
-	const char	*p[4] = { "HTTP/1.1 ", code, reason, "\r\n" };
-	size_t		 len[4] = { 9, 4, reasonlen, 2 };
+	char	 line[13] = "HTTP/1.1 ";
 
 	if (status < 100 || status > 999)
 		status = 500;
-	code[0] = '0' + status / 100;
-	code[1] = '0' + status / 10 % 10;
-	code[2] = '0' + status % 10;
-	code[3] = ' ';
-	head_pieces(b, p, len, 4);
+	line[9] = '0' + status / 100;
+	line[10] = '0' + status / 10 % 10;
+	line[11] = '0' + status % 10;
+	head_line(b, line, 12, " ", reason, reasonlen, "\r\n");
 }
 
 /* "METHOD target HTTP/1.1" CRLF */
@@ -111,8 +116,6 @@ void
 head_request_line(struct evbuffer *b, const char *method, size_t methodlen,
     const char *target, size_t targetlen)
 {
-	const char	*p[4] = { method, " ", target, " HTTP/1.1\r\n" };
-	size_t		 len[4] = { methodlen, 1, targetlen, 11 };
-
-	head_pieces(b, p, len, 4);
+	head_line(b, method, methodlen, " ", target, targetlen,
+	    " HTTP/1.1\r\n");
 }
