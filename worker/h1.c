@@ -330,8 +330,8 @@ client_write_cb(struct bufferevent *bev, void *arg)
 	struct client	*c = arg;
 	int		 fd;
 
-	if (!c->tls && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		bufferevent_disable(bev, EV_WRITE);
+	if (!c->tls)
+		bev_written(bev);
 	switch (c->state) {
 	case CS_BUSY:
 		if (c->ex != NULL)
@@ -587,6 +587,7 @@ h1_resp_head(void *arg, struct exchange *ex, const struct http_response *resp)
 	struct client		*c = arg;
 	struct evbuffer		*out = bufferevent_get_output(c->bev);
 	const struct http_field	*f;
+	const char		*reason;
 	struct timeval		 tv;
 	int			 i;
 
@@ -595,9 +596,10 @@ h1_resp_head(void *arg, struct exchange *ex, const struct http_response *resp)
 		return;
 	if (resp->reasonlen > 0)
 		head_status(out, resp->status, resp->reason, resp->reasonlen);
-	else
-		head_status(out, resp->status, http_status_reason(resp->status),
-		    strlen(http_status_reason(resp->status)));
+	else {
+		reason = http_status_reason(resp->status);
+		head_status(out, resp->status, reason, strlen(reason));
+	}
 	for (i = 0; i < resp->nfields; i++) {
 		f = &resp->fields[i];
 		if (http_field_is(f, "content-length") ||

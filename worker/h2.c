@@ -701,15 +701,13 @@ h2_flush(struct h2_session *s)
 			if (evbuffer_add(out, data, n) == -1)
 				break;
 		}
-		if (s->c->tls || n <= 0)
+		if (s->c->tls)
 			break;
 		/* Written at once; more only if the socket took it all. */
 		bev_flush(s->c->bev);
-		if (evbuffer_get_length(out) > 0)
+		if (n <= 0 || evbuffer_get_length(out) > 0)
 			break;
 	}
-	if (!s->c->tls && n <= 0)
-		bev_flush(s->c->bev);
 	s->busy = 0;
 	if (n < 0) {
 		h2_close_later(s);
@@ -857,8 +855,8 @@ h2_write_cb(struct bufferevent *bev, void *arg)
 	struct client	*c = arg;
 
 	/* A plain socket is written at once: see h2_flush(). */
-	if (!c->tls && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		bufferevent_disable(bev, EV_WRITE);
+	if (!c->tls)
+		bev_written(bev);
 	h2_flush(c->h2);
 }
 

@@ -117,3 +117,14 @@ bev_flush(struct bufferevent *bev)
 	if (evbuffer_get_length(out) > 0)
 		bufferevent_enable(bev, EV_WRITE);
 }
+
+/*
+ * For the owner's write callback: once the output is empty, the write
+ * event goes, and the next bev_flush() writes at once again.
+ */
+void
+bev_written(struct bufferevent *bev)
+{
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_disable(bev, EV_WRITE);
+}

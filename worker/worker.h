@@ -318,6 +318,7 @@ void	 park_trim(int);
 /* sockio.c: reads and writes in fewer steps than libevent's */
 void	 bulk_read(struct bufferevent *, size_t);
 void	 bev_flush(struct bufferevent *);
+void	 bev_written(struct bufferevent *);
 
 /* response.c: answers made by the proxy itself */
 #define RETRY_AFTER	"5"	/* seconds, with a 503 */
