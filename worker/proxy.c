@@ -900,7 +900,9 @@ origin_event_cb(struct bufferevent *bev, short events, void *arg)
 		 */
 		ex->origin_wfail = 1;
 		ex->origin_reusable = 0;
-		ex->close_after = 1;
+		/* Body bytes the client still sends would be a request. */
+		if (ex->has_reqbody)
+			ex->close_after = 1;
 		evbuffer_drain(bufferevent_get_output(bev),
 		    evbuffer_get_length(bufferevent_get_output(bev)));
 		bufferevent_enable(bev, EV_READ);
@@ -918,6 +920,7 @@ origin_event_cb(struct bufferevent *bev, short events, void *arg)
 			 * origin went down for a restart the mount waits for.
 			 */
 			ex->retried++;
+			ex->origin_wfail = 0;
 			bufferevent_setcb(ex->oc->bev, NULL, NULL, NULL, NULL);
 			pool_close(ex->oc);
 			ex->oc = NULL;
