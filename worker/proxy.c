@@ -51,7 +51,7 @@ static void	origin_event_cb(struct bufferevent *, short, void *);
 static void	exchange_resp_timeout(evutil_socket_t, short, void *);
 static void	exchange_end(struct exchange *, enum front_end);
 static void	proxy_pump_request(struct exchange *);
-static void	proxy_pump_response(struct exchange *);
+static int	proxy_pump_response(struct exchange *, int);
 static struct pool *proxy_pick(struct exchange *);
 static void	proxy_metrics(struct exchange *);
 
@@ -570,7 +570,12 @@ proxy_origin_ready(struct exchange *ex, struct origin_conn *oc, int error,
 	ex->reused = oc->requests > 0;
 	bufferevent_setcb(oc->bev, origin_read_cb, origin_write_cb,
 	    origin_event_cb, ex);
-	bufferevent_setwatermark(oc->bev, EV_READ, 0, ex->ops->resp_high);
+	/*
+	 * The pump stops reading at resp_high itself; the bound is twice
+	 * that, so that a refill to exactly resp_high does not suspend
+	 * and resume the read event (two epoll_ctl) on the way.
+	 */
+	bufferevent_setwatermark(oc->bev, EV_READ, 0, 2 * ex->ops->resp_high);
 	bufferevent_setwatermark(oc->bev, EV_WRITE, PROXY_LOW_WATER, 0);
 	/* A bodyless request on a plain socket is written at once. */
 	direct = oc->plain && !ex->has_reqbody && !ex->h2_websocket;
@@ -794,7 +799,7 @@ proxy_read_response_head(struct exchange *ex)
  * known to go on, or the last read filled libevent's whole step.
  */
 static int
-proxy_more_coming(struct exchange *ex, struct evbuffer *in)
+proxy_more_coming(struct exchange *ex, struct evbuffer *in, int eager)
 {
 	size_t	len = evbuffer_get_length(in);
 
@@ -802,11 +807,18 @@ proxy_more_coming(struct exchange *ex, struct evbuffer *in)
 		return (0);
 	if (ex->respbody.in == BIN_LENGTH)
 		return (ex->respbody.remaining > len);
-	return (len >= 4096);
+	return (eager || len >= 4096);
 }
 
-static void
-proxy_pump_response(struct exchange *ex)
+/*
+ * Moves the origin's bytes to the front, as far as its buffer takes
+ * them. Eager when the front has just drained: the socket is then read
+ * at once, and the read event is asked back only if that did not fill
+ * the buffer again. Returns 1 when the exchange goes on and wants the
+ * read event, 0 when it ended or its buffer is full.
+ */
+static int
+proxy_pump_response(struct exchange *ex, int eager)
 {
 	struct evbuffer	*out = ex->ops->resp_buf(ex->front);
 	struct evbuffer	*in = bufferevent_get_input(ex->oc->bev);
@@ -816,9 +828,9 @@ proxy_pump_response(struct exchange *ex)
 
 	if (used >= high) {
 		bufferevent_disable(ex->oc->bev, EV_READ);
-		return;
+		return (0);
 	}
-	if (ex->oc->plain && proxy_more_coming(ex, in) &&
+	if (ex->oc->plain && proxy_more_coming(ex, in, eager) &&
 	    evbuffer_get_length(in) < high - used)
 		bulk_read(ex->oc->bev,
 		    high - used - evbuffer_get_length(in));
@@ -829,10 +841,10 @@ proxy_pump_response(struct exchange *ex)
 	case PUMP_ERROR:
 	case PUMP_TOO_LARGE:
 		exchange_abort(ex, "origin-invalid");
-		return;
+		return (0);
 	case PUMP_DONE:
 		exchange_finish(ex);
-		return;
+		return (0);
 	case PUMP_MORE:
 		break;
 	}
@@ -842,24 +854,31 @@ proxy_pump_response(struct exchange *ex)
 			body_finish_close(&ex->respbody, out);
 			ex->ops->resp_more(ex->front);
 			exchange_finish(ex);
-			return;
+			return (0);
 		}
 		/* Cut short: the client must not take it for a whole one. */
 		exchange_abort(ex, "origin-closed");
-		return;
+		return (0);
 	}
-	if (evbuffer_get_length(out) >= high)
+	if (evbuffer_get_length(out) >= high) {
 		bufferevent_disable(ex->oc->bev, EV_READ);
+		return (0);
+	}
+	return (1);
 }
 
-/* The front drained its response buffer: read the origin again. */
+/*
+ * The front drained its response buffer: read the origin again. The
+ * read event comes back only when the socket had too little, which
+ * saves adding and removing it (two epoll_ctl) for each refill.
+ */
 void
 exchange_resp_writable(struct exchange *ex)
 {
 	if (!ex->resp_head_done || ex->oc == NULL)
 		return;
-	bufferevent_enable(ex->oc->bev, EV_READ);
-	proxy_pump_response(ex);
+	if (proxy_pump_response(ex, 1))
+		bufferevent_enable(ex->oc->bev, EV_READ);
 }
 
 static void
@@ -879,7 +898,7 @@ origin_read_cb(struct bufferevent *bev, void *arg)
 		tv.tv_usec = 0;
 		bufferevent_set_timeouts(ex->oc->bev, &tv, NULL);
 	}
-	proxy_pump_response(ex);
+	(void)proxy_pump_response(ex, 0);
 }
 
 static void
@@ -935,7 +954,7 @@ origin_event_cb(struct bufferevent *bev, short events, void *arg)
 		/* What was read before the close may still be on its way. */
 		ex->origin_eof = 1;
 		ex->origin_reusable = 0;
-		proxy_pump_response(ex);
+		(void)proxy_pump_response(ex, 0);
 		return;
 	}
 	exchange_abort(ex, "origin-reset");
