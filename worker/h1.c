@@ -477,8 +477,9 @@ client_read_head(struct client *c)
 		return;
 	}
 	if ((ex = exchange_new(&h1_ops, c, c->addr, c->family,
-	    c->tls)) == NULL || (ex->head = malloc(r)) == NULL) {
-		free(ex);
+	    c->tls)) == NULL || exchange_head_buf(ex, r) == NULL) {
+		if (ex != NULL)
+			exchange_free(ex);
 		client_free(c);
 		return;
 	}

@@ -131,6 +131,71 @@ h2_stream_get(struct h2_session *s, int32_t id)
 	return (nghttp2_session_get_stream_user_data(s->ng, id));
 }
 
+/*
+ * Streams, like exchanges, are too large for malloc's fast paths: the
+ * finished ones are kept for the next, with their buffers, until the
+ * worker is quiet.
+ */
+#define H2_STREAM_SPARE_MAX	1024
+
+static TAILQ_HEAD(, h2_stream) h2_spares = TAILQ_HEAD_INITIALIZER(h2_spares);
+static int	h2_nspares;
+
+static void
+h2_stream_destroy(struct h2_stream *st)
+{
+	if (st->req_in != NULL)
+		evbuffer_free(st->req_in);
+	if (st->resp != NULL)
+		evbuffer_free(st->resp);
+	free(st->hbuf);
+	free(st);
+}
+
+void
+h2_spares_drop(void)
+{
+	struct h2_stream	*st;
+
+	while ((st = TAILQ_FIRST(&h2_spares)) != NULL) {
+		TAILQ_REMOVE(&h2_spares, st, entry);
+		h2_stream_destroy(st);
+	}
+	h2_nspares = 0;
+}
+
+static struct h2_stream *
+h2_stream_new(void)
+{
+	struct h2_stream	*st;
+	struct evbuffer		*req_in = NULL, *resp = NULL;
+	char			*hbuf = NULL;
+	size_t			 hcap = 0;
+
+	if ((st = TAILQ_FIRST(&h2_spares)) != NULL) {
+		TAILQ_REMOVE(&h2_spares, st, entry);
+		h2_nspares--;
+		req_in = st->req_in;
+		resp = st->resp;
+		hbuf = st->hbuf;
+		hcap = st->hcap;
+	} else if ((st = malloc(sizeof(*st))) == NULL)
+		return (NULL);
+	/* The header index array is last, and only nhdrs are read. */
+	memset(st, 0, offsetof(struct h2_stream, hdrs));
+	st->hbuf = hbuf;
+	st->hcap = hcap;
+	if ((st->req_in = req_in) == NULL)
+		st->req_in = evbuffer_new();
+	if ((st->resp = resp) == NULL)
+		st->resp = evbuffer_new();
+	if (st->req_in == NULL || st->resp == NULL) {
+		h2_stream_destroy(st);
+		return (NULL);
+	}
+	return (st);
+}
+
 static void
 h2_stream_free(struct h2_stream *st)
 {
@@ -142,13 +207,15 @@ h2_stream_free(struct h2_stream *st)
 		exchange_client_gone(ex, "client-reset");
 	TAILQ_REMOVE(&s->streams, st, entry);
 	s->nstreams--;
-	if (st->req_in != NULL)
-		evbuffer_free(st->req_in);
-	if (st->resp != NULL)
-		evbuffer_free(st->resp);
-	free(st->hbuf);
 	free(st->cookie);
-	free(st);
+	if (h2_nspares >= H2_STREAM_SPARE_MAX || st->hcap > 16384) {
+		h2_stream_destroy(st);
+		return;
+	}
+	evbuffer_drain(st->req_in, evbuffer_get_length(st->req_in));
+	evbuffer_drain(st->resp, evbuffer_get_length(st->resp));
+	TAILQ_INSERT_HEAD(&h2_spares, st, entry);
+	h2_nspares++;
 }
 
 /* Counts an event of a kind a peer could flood; 1 when over bound. */
@@ -214,18 +281,10 @@ h2_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
 		return (0);
 	if (s->goaway || worker->shutting_down)
 		return (NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE);
-	if ((st = malloc(sizeof(*st))) == NULL)
+	if ((st = h2_stream_new()) == NULL)
 		return (NGHTTP2_ERR_CALLBACK_FAILURE);
-	memset(st, 0, offsetof(struct h2_stream, hdrs));
 	st->s = s;
 	st->id = frame->hd.stream_id;
-	if ((st->req_in = evbuffer_new()) == NULL ||
-	    (st->resp = evbuffer_new()) == NULL) {
-		if (st->req_in != NULL)
-			evbuffer_free(st->req_in);
-		free(st);
-		return (NGHTTP2_ERR_CALLBACK_FAILURE);
-	}
 	TAILQ_INSERT_TAIL(&s->streams, st, entry);
 	s->nstreams++;
 	nghttp2_session_set_stream_user_data(ng, st->id, st);
@@ -467,8 +526,9 @@ static void
 h2_start_exchange(struct h2_session *s, struct h2_stream *st)
 {
 	struct exchange	*ex;
+	char		*line;
+	size_t		 mlen, plen;
 	int		 status;
-	int		 n;
 
 	if ((ex = exchange_new(&h2_ops, st, s->c->addr, s->c->family,
 	    s->c->tls)) == NULL) {
@@ -483,15 +543,17 @@ h2_start_exchange(struct h2_session *s, struct h2_stream *st)
 	s->c->nrequests++;
 	status = st->too_large ? 431 : h2_build_request(st, ex);
 	/* The log shows the request as an HTTP/1.1 line would. */
-	n = asprintf(&ex->head, "%.*s %.*s HTTP/2.0",
-	    (int)(ex->req.method != NULL ? ex->req.methodlen : 1),
-	    ex->req.method != NULL ? ex->req.method : "-",
-	    (int)(ex->req.path != NULL ? ex->req.pathlen : 1),
-	    ex->req.path != NULL ? ex->req.path : "-");
-	if (n == -1)
-		ex->head = NULL;
-	else
-		ex->reqline_len = n;
+	mlen = ex->req.method != NULL ? ex->req.methodlen : 1;
+	plen = ex->req.path != NULL ? ex->req.pathlen : 1;
+	if ((line = exchange_head_buf(ex, mlen + plen + 11)) != NULL) {
+		memcpy(line, ex->req.method != NULL ? ex->req.method : "-",
+		    mlen);
+		line[mlen] = ' ';
+		memcpy(line + mlen + 1, ex->req.path != NULL ? ex->req.path :
+		    "-", plen);
+		memcpy(line + mlen + 1 + plen, " HTTP/2.0", 9);
+		ex->reqline_len = mlen + plen + 10;
+	}
 	if (status != 0) {
 		exchange_fail(ex, status, "bad-request");
 		return;

@@ -222,6 +222,10 @@ park_trim(int quiet)
 
 	settled = parked_since_trim > 0 && parked_since_trim == seen;
 	seen = parked_since_trim;
+	if (quiet) {
+		exchange_spares_drop();
+		h2_spares_drop();
+	}
 	if (settled || quiet)
 		park_trim_now();
 }

@@ -55,17 +55,46 @@ static int	proxy_pump_response(struct exchange *, int);
 static struct pool *proxy_pick(struct exchange *);
 static void	proxy_metrics(struct exchange *);
 
+/*
+ * An exchange is some 5 KiB, too large for malloc's fast paths, and
+ * one comes and goes with every request: finished ones are kept for the
+ * next requests, with their head buffers and response timer (its
+ * argument is the exchange's own address, which stays the same). There
+ * are never more spares than exchanges were once alive at the same
+ * time, and they go once the worker is quiet.
+ */
+#define EXCHANGE_SPARE_MAX	1024
+
+static SLIST_HEAD(, exchange) exchange_spares =
+    SLIST_HEAD_INITIALIZER(exchange_spares);
+static int	exchange_nspares;
+
 struct exchange *
 exchange_new(const struct front_ops *ops, void *front, const char *addr,
     int family, int tls)
 {
 	struct exchange	*ex;
+	struct evbuffer	*reqhead = NULL;
+	struct event	*resp_timer = NULL;
+	char		*head = NULL;
+	size_t		 headcap = 0;
 
-	/* All but the request's field array, 4 KiB that nfields guards. */
-	if ((ex = malloc(sizeof(*ex))) == NULL)
+	if ((ex = SLIST_FIRST(&exchange_spares)) != NULL) {
+		SLIST_REMOVE_HEAD(&exchange_spares, spare);
+		exchange_nspares--;
+		reqhead = ex->reqhead;
+		resp_timer = ex->resp_timer;
+		head = ex->head;
+		headcap = ex->headcap;
+	} else if ((ex = malloc(sizeof(*ex))) == NULL)
 		return (NULL);
+	/* All but the request's field array, 4 KiB that nfields guards. */
 	memset(ex, 0, offsetof(struct exchange, req) +
 	    offsetof(struct http_request, fields));
+	ex->reqhead = reqhead;
+	ex->resp_timer = resp_timer;
+	ex->head = head;
+	ex->headcap = headcap;
 	ex->ops = ops;
 	ex->front = front;
 	ex->client_addr = addr;
@@ -74,6 +103,45 @@ exchange_new(const struct front_ops *ops, void *front, const char *addr,
 	ex->id = ++worker->next_id;
 	gettimeofday(&ex->start, NULL);
 	return (ex);
+}
+
+/* Room for the request head (or its log line) of len bytes. */
+char *
+exchange_head_buf(struct exchange *ex, size_t len)
+{
+	char	*p;
+
+	if (len > ex->headcap) {
+		if ((p = realloc(ex->head, len)) == NULL)
+			return (NULL);
+		ex->head = p;
+		ex->headcap = len;
+	}
+	return (ex->head);
+}
+
+static void
+exchange_destroy(struct exchange *ex)
+{
+	if (ex->resp_timer != NULL)
+		event_free(ex->resp_timer);
+	if (ex->reqhead != NULL)
+		evbuffer_free(ex->reqhead);
+	free(ex->head);
+	free(ex);
+}
+
+/* Quiet again: the spares go, so that their memory can go back. */
+void
+exchange_spares_drop(void)
+{
+	struct exchange	*ex;
+
+	while ((ex = SLIST_FIRST(&exchange_spares)) != NULL) {
+		SLIST_REMOVE_HEAD(&exchange_spares, spare);
+		exchange_destroy(ex);
+	}
+	exchange_nspares = 0;
 }
 
 /* Exchanges of status mounts, waiting for the master's numbers. */
@@ -97,17 +165,21 @@ metrics_cancel(struct exchange *ex)
 	}
 }
 
-static void
+void
 exchange_free(struct exchange *ex)
 {
 	if (ex->local_body != NULL)
 		evbuffer_free(ex->local_body);
+	if (exchange_nspares >= EXCHANGE_SPARE_MAX || ex->headcap > 8192) {
+		exchange_destroy(ex);
+		return;
+	}
 	if (ex->resp_timer != NULL)
-		event_free(ex->resp_timer);
+		evtimer_del(ex->resp_timer);
 	if (ex->reqhead != NULL)
-		evbuffer_free(ex->reqhead);
-	free(ex->head);
-	free(ex);
+		evbuffer_drain(ex->reqhead, evbuffer_get_length(ex->reqhead));
+	SLIST_INSERT_HEAD(&exchange_spares, ex, spare);
+	exchange_nspares++;
 }
 
 static void
@@ -127,7 +199,8 @@ exchange_log(struct exchange *ex)
 		    strcmp(ex->cause, "connect-timeout") == 0));
 	}
 	gettimeofday(&now, NULL);
-	accesslog_write(ex->client_addr, &ex->start, ex->head,
+	accesslog_write(ex->client_addr, &ex->start,
+	    ex->reqline_len > 0 ? ex->head : NULL,
 	    ex->reqline_len, ex->status, ex->respbody.total, &now,
 	    o != NULL ? o->name : NULL, ex->cause);
 }
@@ -507,7 +580,7 @@ exchange_start(struct exchange *ex)
 		exchange_fail(ex, 500, "worker-error");
 		return;
 	}
-	if ((ex->reqhead = evbuffer_new()) == NULL) {
+	if (ex->reqhead == NULL && (ex->reqhead = evbuffer_new()) == NULL) {
 		exchange_fail(ex, 500, "worker-error");
 		return;
 	}

@@ -214,6 +214,8 @@ struct exchange {
 	uint32_t		 id;
 	struct timeval		 start;
 	char			*head;		/* request head, owned */
+	size_t			 headcap;	/* bytes allocated at head */
+	SLIST_ENTRY(exchange)	 spare;		/* kept for the next request */
 	size_t			 reqline_len;
 	const struct vhost_conf	*vhost;
 	const struct mount_conf	*mount;
@@ -253,6 +255,9 @@ struct exchange {
 /* proxy.c: one request's way to the origin and back */
 struct exchange *exchange_new(const struct front_ops *, void *, const char *,
 	    int, int);
+char	*exchange_head_buf(struct exchange *, size_t);
+void	 exchange_free(struct exchange *);
+void	 exchange_spares_drop(void);
 void	 exchange_start(struct exchange *);
 void	 exchange_fail(struct exchange *, int, const char *);
 void	 exchange_req_more(struct exchange *);
@@ -289,6 +294,7 @@ int	 proxyproto_write(struct evbuffer *, int,
 
 /* h2.c: HTTP/2 clients */
 void	 h2_start(struct client *);
+void	 h2_spares_drop(void);
 void	 h2_free(struct client *);
 void	 h2_timeout(struct client *);
 void	 h2_goaway(struct client *);
