@@ -53,6 +53,7 @@
 #define H2_FLOOD_PER_SEC	1000		/* SETTINGS, PING */
 #define H2_HDR_OVERHEAD		32		/* RFC 9113 6.5.2 */
 #define H2_COPY_BELOW		4096		/* DATA copied, not moved */
+#define H2_PEEK_VECS		8		/* chains of one copied frame */
 
 struct h2_stream {
 	TAILQ_ENTRY(h2_stream)	 entry;
@@ -677,7 +678,10 @@ h2_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *framehd,
 	struct h2_session	*s = arg;
 	struct h2_stream	*st = source->ptr;
 	struct evbuffer		*out = bufferevent_get_output(s->c->bev);
+	struct evbuffer_iovec	 vec[H2_PEEK_VECS];
 	unsigned char		*p;
+	size_t			 left, len;
+	int			 i, n;
 
 	(void)ng;
 	/* No padding callback is set: nghttp2 never pads. */
@@ -686,14 +690,27 @@ h2_send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *framehd,
 	if (length == 0)
 		/* The end of the stream, found after its last bytes went. */
 		return (0);
-	if (length < H2_COPY_BELOW) {
+	if (s->c->tls || length < H2_COPY_BELOW) {
 		/*
-		 * Small payloads are copied, so that frames stay in few
-		 * chains: TLS writes a record, and a syscall, per chain.
+		 * Copied behind what is already there: TLS writes a record,
+		 * and a syscall, per chain, and frames moved chain by chain
+		 * went out as a 9-byte record and records cut short. Small
+		 * payloads are copied in cleartext too, for fewer chains.
 		 */
-		if ((p = evbuffer_pullup(st->resp, length)) == NULL ||
-		    evbuffer_add(out, p, length) == -1)
-			return (NGHTTP2_ERR_CALLBACK_FAILURE);
+		n = evbuffer_peek(st->resp, length, NULL, vec, H2_PEEK_VECS);
+		if (n > H2_PEEK_VECS) {
+			if ((p = evbuffer_pullup(st->resp, length)) == NULL)
+				return (NGHTTP2_ERR_CALLBACK_FAILURE);
+			vec[0].iov_base = p;
+			vec[0].iov_len = length;
+			n = 1;
+		}
+		for (i = 0, left = length; i < n && left > 0; i++) {
+			len = vec[i].iov_len < left ? vec[i].iov_len : left;
+			if (evbuffer_add(out, vec[i].iov_base, len) == -1)
+				return (NGHTTP2_ERR_CALLBACK_FAILURE);
+			left -= len;
+		}
 		evbuffer_drain(st->resp, length);
 		return (0);
 	}

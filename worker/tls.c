@@ -211,7 +211,9 @@ tls_conf_origin(const struct tls_material *m, const char *ca)
 	    (t = calloc(1, sizeof(*t))) == NULL)
 		fatalx("%s: out of memory", __func__);
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* Output buffers may move between a short write and its retry. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (m->certlen > 0) {
 		store = SSL_CTX_get_cert_store(ctx);
 		if ((bio = BIO_new_mem_buf(ca, m->certlen)) == NULL)
@@ -287,7 +289,9 @@ tls_conf_material(const struct imsg *imsg)
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* Output buffers may move between a short write and its retry. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_cb, NULL);
 	SSL_CTX_set_tlsext_servername_callback(ctx, tls_sni_cb);
