@@ -168,6 +168,7 @@ struct listener_conf {
 	int			 fd;		/* bound socket, -1 until then */
 	struct tls_files	 tls;		/* the default certificate */
 	int			 proxy_protocol;	/* PROXY v1/v2 first */
+	int			 backlog;	/* listen(2) queue length */
 };
 
 struct timeouts_conf {

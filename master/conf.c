@@ -56,6 +56,8 @@
 #define CONF_HEADER_MIN		1024
 #define CONF_HEADER_MAX		(1024 * 1024)
 #define CONF_URI_MIN		64
+#define CONF_BACKLOG_DEFAULT	511
+#define CONF_BACKLOG_MAX	65535
 #define CONF_HOSTNAME_MAX	253
 #define CONF_LABEL_MAX		63
 #define CONF_ABSTRACT_MAX	(UXRP_SUN_PATH_MAX - 2)
@@ -69,7 +71,8 @@ static const char *const conf_keys_top[] = {
 	"limits", "vhosts", "control", "control_users", NULL
 };
 static const char *const conf_keys_listen[] = {
-	"address", "port", "path", "mode", "tls", "proxy_protocol", NULL
+	"address", "port", "path", "mode", "tls", "proxy_protocol",
+	"backlog", NULL
 };
 static const char *const conf_keys_timeouts[] = {
 	"connect", "request_header", "origin_response", "idle", "drain", NULL
@@ -503,6 +506,7 @@ conf_parse_listener(struct conf_ctx *ctx, json_t *o, size_t idx)
 	struct listener_conf	*l, *ol;
 	char			 path[CONF_PATH_MAX], kpath[CONF_PATH_MAX];
 	json_t			*v;
+	json_int_t		 n;
 	int			 rc, tcp, unix;
 
 	conf_pathidx(path, "listen", idx);
@@ -518,6 +522,7 @@ conf_parse_listener(struct conf_ctx *ctx, json_t *o, size_t idx)
 	l->id = (int)idx;
 	l->fd = -1;
 	l->mode = 0666;
+	l->backlog = CONF_BACKLOG_DEFAULT;
 
 	tcp = json_object_get(o, "address") != NULL;
 	unix = json_object_get(o, "path") != NULL;
@@ -540,6 +545,8 @@ conf_parse_listener(struct conf_ctx *ctx, json_t *o, size_t idx)
 		else
 			l->proxy_protocol = json_is_true(v);
 	}
+	if (conf_int(ctx, o, path, "backlog", 1, CONF_BACKLOG_MAX, &n) == 1)
+		l->backlog = (int)n;
 	if (rc == 0) {
 		TAILQ_FOREACH(ol, &conf->listeners, entry) {
 			if (ol->type == l->type &&

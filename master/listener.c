@@ -35,7 +35,6 @@
 #include "uxrp.h"
 #include "master.h"
 
-#define LISTEN_BACKLOG	511
 
 /*
  * A socket file left by a dead daemon goes; one that something still
@@ -109,7 +108,7 @@ listener_bind_unix(struct listener_conf *l)
 	}
 	umask(old);
 	if (chmod(l->path, l->mode) == -1 ||
-	    listen(fd, LISTEN_BACKLOG) == -1) {
+	    listen(fd, l->backlog) == -1) {
 		log_warn("listener %s", l->name);
 		unlink(l->path);
 		close(fd);
@@ -141,7 +140,7 @@ listener_bind_tcp(struct listener_conf *l)
 		close(fd);
 		return (-1);
 	}
-	if (listen(fd, LISTEN_BACKLOG) == -1) {
+	if (listen(fd, l->backlog) == -1) {
 		log_warn("listener %s: listen", l->name);
 		close(fd);
 		return (-1);
@@ -231,6 +230,10 @@ listener_adopt(struct uxrp_conf *cur, struct uxrp_conf *conf, FILE *diag)
 			if (l->type == LISTENER_UNIX && l->mode != ol->mode &&
 			    chmod(l->path, l->mode) == -1)
 				log_warn("listener %s: chmod", l->name);
+			/* listen(2) again sets the queue of a bound socket. */
+			if (l->backlog != ol->backlog &&
+			    listen(l->fd, l->backlog) == -1)
+				log_warn("listener %s: listen", l->name);
 			continue;
 		}
 		if (l->type == LISTENER_UNIX)

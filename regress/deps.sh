@@ -17,7 +17,7 @@ LIST=${1:-build}
 DEBIAN_PKGS="build-essential clang pkg-config libevent-dev libssl-dev
 libnghttp2-dev libjansson-dev libbsd-dev libseccomp-dev libcmocka-dev
 python3 python3-pytest python3-h2 curl nghttp2-client mandoc procps
-util-linux openssl"
+util-linux openssl iproute2"
 
 DEBIAN_BENCH_PKGS="nginx haproxy h2o wrk nghttp2-client linux-perf openssl curl
 procps python3"

@@ -150,8 +150,9 @@ worker_start(void)
 	pool_init();
 	check_init();
 	TAILQ_FOREACH(wl, &worker->listeners, entry) {
+		/* 0: the master's socket listens already, with its backlog. */
 		wl->evl = evconnlistener_new(worker->base, worker_accept_cb,
-		    wl, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+		    wl, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
 		    wl->conf->fd);
 		if (wl->evl == NULL)
 			fatalx("evconnlistener_new %s", wl->conf->name);

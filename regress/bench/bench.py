@@ -507,8 +507,10 @@ class Uxrpd(Proxy):
             "chroot": chroot,
             "timeouts": {"idle": 300, "request_header": 300, "drain": 1},
             "listen": [
-                {"address": "127.0.0.1", "port": self.port["h1"]},
-                {"address": "127.0.0.1", "port": self.port["h2c"]},
+                {"address": "127.0.0.1", "port": self.port["h1"],
+                 "backlog": 4096},
+                {"address": "127.0.0.1", "port": self.port["h2c"],
+                 "backlog": 4096},
             ] + extra_listeners,
             "vhosts": [{
                 "mounts": [{"mountpoint": "/",
@@ -532,7 +534,7 @@ def uxrpd_tls_listener(port, crt, key):
     benchmark expects. When the real one lands, change this function
     only. A config that `uxrpd -n` rejects makes every TLS cell of
     uxrpd read n/a ("no TLS config support") instead of failing."""
-    return {"address": "127.0.0.1", "port": port,
+    return {"address": "127.0.0.1", "port": port, "backlog": 4096,
             "tls": {"certificate": crt, "key": key}}
 
 

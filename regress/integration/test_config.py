@@ -173,6 +173,7 @@ BAD_VALUES = [
     ("timeouts.connect", '"timeouts": { "connect": -1 }', "-1"),
     ("limits.header_bytes", '"limits": { "header_bytes": "big" }', '"big"'),
     ("listen[0].port", None, "70000"),
+    ("listen[0].backlog", "backlog", "70000"),
     ("vhosts[0].mounts[0].origin", "origin:nonsense", '"no-such-form"'),
     ("vhosts[0].mounts[0].origin_path", "origin_path", '"/v2/"'),
 ]
@@ -185,7 +186,9 @@ def test_bad_value_position(bench, path, what, needle):
     origin = '"+/tmp/x.sock:/"'
     extra = ""
     mount_extra = ""
-    if what == "origin:nonsense":
+    if what == "backlog":
+        port += ', "backlog": 70000'
+    elif what == "origin:nonsense":
         origin = '"no-such-form"'
     elif what == "origin_path":
         mount_extra = ', "origin_path": "/v2/"'

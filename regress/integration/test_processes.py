@@ -236,6 +236,47 @@ def test_unix_listener_mode(bench):
         assert c.read_response().status == 200
 
 
+def listen_queue(args, local):
+    """The listen(2) backlog of a listening socket, as ss(8) reports it
+    (Send-Q of a socket in state LISTEN)."""
+    out = subprocess.run(["ss", "-Hl"] + args, capture_output=True,
+                         text=True, check=True).stdout
+    for line in out.splitlines():
+        cols = line.split()
+        if local in cols:
+            return int(cols[cols.index(local) - 1])
+    return None
+
+
+def test_listener_backlog(bench):
+    o, conf = simple(bench, workers=1)
+    path = bench.path("front-backlog.sock")
+    conf["listen"][0]["backlog"] = 77
+    conf["listen"].append({"path": path, "backlog": 33})
+    d = bench.daemon(conf)
+    tcp = "127.0.0.1:%d" % d.port
+    assert listen_queue(["-t", "-n"], tcp) == 77
+    assert listen_queue(["-x"], path) == 33
+    # a reload sets the queue of a listener it keeps
+    conf = dict(d.conf)
+    conf["listen"] = [dict(conf["listen"][0], backlog=99),
+                      {"path": path, "backlog": 44}]
+    d.rewrite_conf(conf)
+    p = d.ctl("reload")
+    assert p.returncode == 0, (p.stdout, p.stderr, d.log())
+    assert listen_queue(["-t", "-n"], tcp) == 99
+    assert listen_queue(["-x"], path) == 44
+    with Conn(path=path) as c:
+        c.send(build("GET", "/q"))
+        assert c.read_response().status == 200
+
+
+def test_listener_backlog_default(bench):
+    _, conf = simple(bench, workers=1)
+    d = bench.daemon(conf)
+    assert listen_queue(["-t", "-n"], "127.0.0.1:%d" % d.port) == 511
+
+
 def test_stale_unix_listener_replaced(bench):
     o, conf = simple(bench, workers=1)
     path = bench.path("front-stale.sock")
