@@ -138,6 +138,7 @@ h2_stream_get(struct h2_session *s, int32_t id)
  * worker is quiet.
  */
 #define H2_STREAM_SPARE_MAX	1024
+#define H2_STREAM_SPARE_HBUF	16384	/* a larger header buffer is not kept */
 
 static TAILQ_HEAD(, h2_stream) h2_spares = TAILQ_HEAD_INITIALIZER(h2_spares);
 static int	h2_nspares;
@@ -209,7 +210,8 @@ h2_stream_free(struct h2_stream *st)
 	TAILQ_REMOVE(&s->streams, st, entry);
 	s->nstreams--;
 	free(st->cookie);
-	if (h2_nspares >= H2_STREAM_SPARE_MAX || st->hcap > 16384) {
+	if (h2_nspares >= H2_STREAM_SPARE_MAX ||
+	    st->hcap > H2_STREAM_SPARE_HBUF) {
 		h2_stream_destroy(st);
 		return;
 	}

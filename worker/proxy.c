@@ -64,6 +64,7 @@ static void	proxy_metrics(struct exchange *);
  * time, and they go once the worker is quiet.
  */
 #define EXCHANGE_SPARE_MAX	1024
+#define EXCHANGE_SPARE_HEAD	8192	/* a longer head buffer is not kept */
 
 static SLIST_HEAD(, exchange) exchange_spares =
     SLIST_HEAD_INITIALIZER(exchange_spares);
@@ -170,7 +171,8 @@ exchange_free(struct exchange *ex)
 {
 	if (ex->local_body != NULL)
 		evbuffer_free(ex->local_body);
-	if (exchange_nspares >= EXCHANGE_SPARE_MAX || ex->headcap > 8192) {
+	if (exchange_nspares >= EXCHANGE_SPARE_MAX ||
+	    ex->headcap > EXCHANGE_SPARE_HEAD) {
 		exchange_destroy(ex);
 		return;
 	}
