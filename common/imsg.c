@@ -37,7 +37,7 @@
 #include "uxrp.h"
 
 #define IMSG_FDS_PER_READ	16
-#define IMSG_READS_PER_EVENT	64	/* then other events get a turn */
+#define IMSG_READS_PER_EVENT	1024	/* then other events get a turn */
 
 static void	imsgev_read_cb(evutil_socket_t, short, void *);
 static void	imsgev_write_cb(evutil_socket_t, short, void *);

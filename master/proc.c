@@ -49,6 +49,7 @@
 #define PROC_STABLE_SECS	10	/* a worker that lived this long */
 #define PROC_KILL_GRACE		5	/* seconds after the drain timeout */
 #define PROC_READY_SECS		15	/* for a new generation */
+#define PROC_CHANNEL_SNDBUF	(4 * 1024 * 1024)	/* net.core.wmem_max caps it */
 
 enum gen_state {
 	GEN_STARTING,
@@ -336,13 +337,22 @@ proc_exec_worker(struct worker_proc *w, int fd)
 static void
 proc_spawn(struct worker_proc *w)
 {
-	int	 sp[2];
+	int	 sp[2], sndbuf = PROC_CHANNEL_SNDBUF;
 	pid_t	 pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
 		log_warn("%s: socketpair", __func__);
 		goto retry;
 	}
+	/*
+	 * Each passed descriptor is a message of its own, about 1 KiB of
+	 * buffer: the default holds ~200, and a burst of origin connects
+	 * (10000 clients at once) would wait for the worker's reads.
+	 */
+	(void)setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &sndbuf,
+	    sizeof(sndbuf));
+	(void)setsockopt(sp[1], SOL_SOCKET, SO_SNDBUF, &sndbuf,
+	    sizeof(sndbuf));
 	switch ((pid = fork())) {
 	case -1:
 		log_warn("%s: fork", __func__);

@@ -18,7 +18,9 @@
  * Connections to origins: connecting (directly, or through the master
  * for a socket outside the chroot), retrying a full Unix socket backlog
  * within the connect timeout, and keeping idle connections per origin
- * for the next request.
+ * for the next request. A request waiting for its connect takes the
+ * first connection that goes idle instead, if that comes sooner; its
+ * connect goes on without it and ends in the idle list.
  */
 
 #include <sys/types.h>
@@ -44,15 +46,19 @@
 #include "uxrp.h"
 #include "worker.h"
 
-#define POOL_IDLE_MAX		1024	/* idle connections per origin */
+#define POOL_IDLE_MAX		16384	/* idle connections per origin */
+#define POOL_PURGE_SECS		5	/* unused this long: half of them go */
 #define POOL_RETRY_MIN_MS	5
 #define POOL_RETRY_MAX_MS	200
 #define POOL_HOLD_MS		2000	/* fail fast this long, then probe */
 
 struct pool {
 	struct origin_conf		*origin;
-	TAILQ_HEAD(, origin_conn)	 idle;
+	TAILQ_HEAD(pool_idle_list, origin_conn) idle;
 	int				 nidle;
+	int				 idle_low;	/* least nidle since purge */
+	TAILQ_HEAD(, pool_connect)	 waiting;	/* would take an idle one */
+	struct event			*handover;
 	enum origin_state		 state;
 	int				 fail_fast;	/* known down */
 	struct timeval			 probe_at;	/* next request tries */
@@ -63,12 +69,15 @@ struct pool {
 
 struct pool_connect {
 	TAILQ_ENTRY(pool_connect)	 entry;
+	TAILQ_ENTRY(pool_connect)	 wentry;	/* in pool->waiting */
+	TAILQ_ENTRY(pool_connect)	 mentry;	/* in pool_master_waits */
 	struct pool			*pool;
-	struct exchange			*ex;
+	struct exchange			*ex;		/* NULL: for the pool */
 	uint32_t			 reqid;
 	int				 fd;
 	int				 delay_ms;
 	int				 waiting_master;
+	int				 waiter;	/* in pool->waiting */
 	int				 grace;	/* missing/refused: wait */
 	struct timeval			 deadline;
 	struct event			*ev;
@@ -76,23 +85,37 @@ struct pool_connect {
 
 static TAILQ_HEAD(, pool_connect) pool_connects =
     TAILQ_HEAD_INITIALIZER(pool_connects);
+/* In the order asked: the master answers in that order. */
+static TAILQ_HEAD(, pool_connect) pool_master_waits =
+    TAILQ_HEAD_INITIALIZER(pool_master_waits);
 
 static void	pool_tls_event(struct bufferevent *, short, void *);
 static void	pool_try(struct pool_connect *);
 static void	pool_ev_cb(evutil_socket_t, short, void *);
+static void	pool_handover_cb(evutil_socket_t, short, void *);
+static void	pool_idle_add(struct origin_conn *);
+static void	pool_connect_free(struct pool_connect *);
+static void	pool_idle_take(struct origin_conn *, struct exchange *);
 
 void
 pool_init(void)
 {
 	struct origin_conf	*o;
+	struct pool		*p;
 
 	worker->pools = calloc(worker->conf->norigins > 0 ?
 	    worker->conf->norigins : 1, sizeof(*worker->pools));
 	if (worker->pools == NULL)
 		fatal("%s", __func__);
 	TAILQ_FOREACH(o, &worker->conf->origins, entry) {
-		worker->pools[o->id].origin = o;
-		TAILQ_INIT(&worker->pools[o->id].idle);
+		p = &worker->pools[o->id];
+		p->origin = o;
+		TAILQ_INIT(&p->idle);
+		TAILQ_INIT(&p->waiting);
+		p->handover = event_new(worker->base, -1, 0, pool_handover_cb,
+		    p);
+		if (p->handover == NULL)
+			fatal("%s", __func__);
 	}
 }
 
@@ -204,9 +227,33 @@ pool_cause(int error)
 	}
 }
 
+/* pc's request goes on without it: what it connects is for the pool. */
+static void
+pool_connect_detach(struct pool_connect *pc)
+{
+	if (pc->waiter) {
+		TAILQ_REMOVE(&pc->pool->waiting, pc, wentry);
+		pc->waiter = 0;
+	}
+	pc->ex = NULL;
+}
+
+static void
+pool_connect_release(struct pool_connect *pc)
+{
+	if (pc->fd == -1 && !pc->waiting_master)
+		/* Not started, or between tries: nothing to finish. */
+		pool_connect_free(pc);
+	else
+		pool_connect_detach(pc);
+}
+
 static void
 pool_connect_free(struct pool_connect *pc)
 {
+	pool_connect_detach(pc);
+	if (pc->waiting_master)
+		TAILQ_REMOVE(&pool_master_waits, pc, mentry);
 	TAILQ_REMOVE(&pool_connects, pc, entry);
 	if (pc->ev != NULL)
 		event_free(pc->ev);
@@ -226,7 +273,8 @@ pool_fail(struct pool_connect *pc, int error)
 	snprintf(cause, sizeof(cause), "connect: %s", strerror(error));
 	pool_connect_free(pc);
 	pool_mark(p, ORIGIN_STATE_DOWN, cause);
-	proxy_origin_ready(ex, NULL, error, word);
+	if (ex != NULL)
+		proxy_origin_ready(ex, NULL, error, word);
 }
 
 static struct origin_conn *
@@ -327,15 +375,27 @@ pool_done(struct pool_connect *pc)
 	pool_connect_free(pc);
 	if (pool_peer_check(p, fd) == -1) {
 		close(fd);
-		proxy_origin_ready(ex, NULL, EPROTO, "origin-identity");
+		if (ex != NULL)
+			proxy_origin_ready(ex, NULL, EPROTO,
+			    "origin-identity");
 		return;
 	}
 	if ((oc = pool_conn_new(p, fd)) == NULL) {
 		close(fd);
-		proxy_origin_ready(ex, NULL, ENOMEM, "worker-error");
+		if (ex != NULL)
+			proxy_origin_ready(ex, NULL, ENOMEM, "worker-error");
 		return;
 	}
 	pool_mark(p, ORIGIN_STATE_UP, NULL);
+	if (ex == NULL) {
+		/* Its request took another: this one waits for the next. */
+		if (p->origin->tls.enabled || worker->shutting_down ||
+		    p->nidle >= POOL_IDLE_MAX)
+			pool_close(oc);
+		else
+			pool_idle_add(oc);
+		return;
+	}
 	oc->ex = ex;
 	if (p->origin->tls.enabled) {
 		/* Ready once the handshake is; ex->oc lets an abort free it. */
@@ -392,6 +452,11 @@ pool_retry(struct pool_connect *pc, int error)
 	struct timeval	 tv;
 	int		 left = pool_remaining_ms(pc);
 
+	if (pc->ex == NULL) {
+		/* Nobody waits for it, and the origin is busy. */
+		pool_connect_free(pc);
+		return;
+	}
 	if (left <= 0) {
 		pool_fail(pc, error);
 		return;
@@ -456,6 +521,7 @@ pool_try(struct pool_connect *pc)
 
 	if (o->type == ORIGIN_UNIX && o->via_master) {
 		pc->waiting_master = 1;
+		TAILQ_INSERT_TAIL(&pool_master_waits, pc, mentry);
 		if (worker_connect_via_master(pc->reqid, o->id) == -1)
 			pool_fail(pc, EIO);
 		return;
@@ -533,8 +599,9 @@ pool_connected_via_master(const struct origin_connect_res *res, int fd)
 {
 	struct pool_connect	*pc;
 
-	TAILQ_FOREACH(pc, &pool_connects, entry)
-		if (pc->waiting_master && pc->reqid == res->reqid)
+	/* Answers come in order: the first is nearly always the one. */
+	TAILQ_FOREACH(pc, &pool_master_waits, mentry)
+		if (pc->reqid == res->reqid)
 			break;
 	if (pc == NULL) {
 		/* Its request went away meanwhile. */
@@ -542,6 +609,7 @@ pool_connected_via_master(const struct origin_connect_res *res, int fd)
 			close(fd);
 		return;
 	}
+	TAILQ_REMOVE(&pool_master_waits, pc, mentry);
 	pc->waiting_master = 0;
 	if (res->error == EAGAIN || pool_restarting(pc, res->error)) {
 		pool_retry(pc, res->error);
@@ -572,6 +640,26 @@ pool_idle_read(struct bufferevent *bev, void *arg)
 	pool_idle_event(bev, 0, arg);
 }
 
+static void
+pool_idle_remove(struct origin_conn *oc)
+{
+	struct pool	*p = oc->pool;
+
+	TAILQ_REMOVE(&p->idle, oc, entry);
+	oc->idle = 0;
+	if (--p->nidle < p->idle_low)
+		p->idle_low = p->nidle;
+}
+
+static void
+pool_idle_take(struct origin_conn *oc, struct exchange *ex)
+{
+	pool_idle_remove(oc);
+	bufferevent_setcb(oc->bev, NULL, NULL, NULL, NULL);
+	bufferevent_set_timeouts(oc->bev, NULL, NULL);
+	oc->ex = ex;
+}
+
 /*
  * A connection for ex: an idle one unless fresh is set, else a new
  * connect. The answer comes through proxy_origin_ready(), perhaps
@@ -591,12 +679,7 @@ pool_get(struct pool *p, struct exchange *ex, uint32_t reqid, int fresh)
 		return (0);
 	}
 	if (!fresh && (oc = TAILQ_FIRST(&p->idle)) != NULL) {
-		TAILQ_REMOVE(&p->idle, oc, entry);
-		oc->idle = 0;
-		p->nidle--;
-		bufferevent_setcb(oc->bev, NULL, NULL, NULL, NULL);
-		bufferevent_set_timeouts(oc->bev, NULL, NULL);
-		oc->ex = ex;
+		pool_idle_take(oc, ex);
 		proxy_origin_ready(ex, oc, 0, NULL);
 		return (0);
 	}
@@ -617,6 +700,11 @@ pool_get(struct pool *p, struct exchange *ex, uint32_t reqid, int fresh)
 	timeradd(&now, &tmo, &pc->deadline);
 	pc->grace = grace > 0;
 	TAILQ_INSERT_TAIL(&pool_connects, pc, entry);
+	if (!fresh && !p->origin->tls.enabled &&
+	    p->origin->proxy_protocol == 0) {
+		TAILQ_INSERT_TAIL(&p->waiting, pc, wentry);
+		pc->waiter = 1;
+	}
 	pool_try(pc);
 	return (0);
 }
@@ -629,22 +717,39 @@ pool_cancel(struct exchange *ex)
 
 	TAILQ_FOREACH_SAFE(pc, &pool_connects, entry, next)
 		if (pc->ex == ex)
-			pool_connect_free(pc);
+			pool_connect_release(pc);
 }
 
-void
-pool_put(struct origin_conn *oc)
+/*
+ * Idle connections to requests still waiting for their connects, from
+ * the loop rather than from pool_put(): the request that put it back
+ * is still ending.
+ */
+static void
+pool_handover_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct pool		*p = arg;
+	struct pool_connect	*pc;
+	struct origin_conn	*oc;
+	struct exchange		*ex;
+
+	(void)fd;
+	(void)events;
+	while ((pc = TAILQ_FIRST(&p->waiting)) != NULL &&
+	    (oc = TAILQ_FIRST(&p->idle)) != NULL) {
+		ex = pc->ex;
+		pool_connect_release(pc);
+		pool_idle_take(oc, ex);
+		proxy_origin_ready(ex, oc, 0, NULL);
+	}
+}
+
+static void
+pool_idle_add(struct origin_conn *oc)
 {
 	struct pool	*p = oc->pool;
 	struct timeval	 tv;
 
-	oc->ex = NULL;
-	oc->requests++;
-	if (worker->shutting_down || p->nidle >= POOL_IDLE_MAX ||
-	    evbuffer_get_length(bufferevent_get_input(oc->bev)) != 0) {
-		pool_close(oc);
-		return;
-	}
 	tv.tv_sec = worker->conf->timeouts.idle;
 	tv.tv_usec = 0;
 	bufferevent_setcb(oc->bev, pool_idle_read, NULL, pool_idle_event, oc);
@@ -653,17 +758,30 @@ pool_put(struct origin_conn *oc)
 	TAILQ_INSERT_HEAD(&p->idle, oc, entry);
 	oc->idle = 1;
 	p->nidle++;
+	if (!TAILQ_EMPTY(&p->waiting))
+		event_active(p->handover, 0, 0);
+}
+
+void
+pool_put(struct origin_conn *oc)
+{
+	struct pool	*p = oc->pool;
+
+	oc->ex = NULL;
+	oc->requests++;
+	if (worker->shutting_down || p->nidle >= POOL_IDLE_MAX ||
+	    evbuffer_get_length(bufferevent_get_input(oc->bev)) != 0) {
+		pool_close(oc);
+		return;
+	}
+	pool_idle_add(oc);
 }
 
 void
 pool_close(struct origin_conn *oc)
 {
-	struct pool	*p = oc->pool;
-
-	if (oc->idle) {
-		TAILQ_REMOVE(&p->idle, oc, entry);
-		p->nidle--;
-	}
+	if (oc->idle)
+		pool_idle_remove(oc);
 	bufferevent_free(oc->bev);
 	free(oc);
 }
@@ -677,6 +795,33 @@ pool_close_idle(void)
 	for (i = 0; i < worker->conf->norigins; i++)
 		while ((oc = TAILQ_FIRST(&worker->pools[i].idle)) != NULL)
 			pool_close(oc);
+}
+
+/*
+ * Called every second. The idle list is used from its head: the
+ * idle_low connections at its tail were not used since the last purge.
+ * Half of them are closed, so that a burst's connections go within
+ * seconds of it while a steady load keeps what it uses; a last one
+ * waits for timeouts.idle.
+ */
+void
+pool_purge(void)
+{
+	static int	 ticks;
+	struct pool		*p;
+	struct origin_conn	*oc;
+	int			 i, n;
+
+	if (++ticks < POOL_PURGE_SECS)
+		return;
+	ticks = 0;
+	for (i = 0; i < worker->conf->norigins; i++) {
+		p = &worker->pools[i];
+		for (n = p->idle_low / 2; n > 0 &&
+		    (oc = TAILQ_LAST(&p->idle, pool_idle_list)) != NULL; n--)
+			pool_close(oc);
+		p->idle_low = p->nidle;
+	}
 }
 
 void

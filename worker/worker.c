@@ -120,6 +120,7 @@ worker_stats_cb(evutil_socket_t fd, short events, void *arg)
 	imsgev_compose(&worker->iev, IMSG_WORKER_STATS, 0, -1, &st,
 	    sizeof(st));
 	pool_send_stats();
+	pool_purge();
 	/* Quiet: nothing in flight, after requests since the last look. */
 	for (i = 0, inflight = 0; i < worker->conf->norigins; i++)
 		inflight += pool_inflight(pool_for(i));

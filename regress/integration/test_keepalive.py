@@ -1,8 +1,9 @@
 """Keep-alive on both sides: several requests on one client connection,
 origin connections pooled and reused (the fake origin counts them), an
 origin that closes pooled connections (right after answering, or after
-a short idle time) never fails a request, and an origin connection
-whose exchange was aborted is not reused."""
+a short idle time) never fails a request, an origin connection
+whose exchange was aborted is not reused, and idle origin connections
+left unused by a burst are closed half at a time."""
 
 import json
 import threading
@@ -12,7 +13,7 @@ import pytest
 
 from client import Conn, build, request
 from conftest import wait_for
-from origins import Echo, Fixed, Stream
+from origins import Echo, Fixed, Slow, Stream
 
 N_LOOP = 20
 
@@ -25,6 +26,7 @@ def srv(mbench):
         "closer": mbench.origin(Echo(keep=False), name="closer"),
         # closes a connection idle for 150 ms
         "idler": mbench.origin(Echo(), name="idler", idle_close=0.15),
+        "burst": mbench.origin(Slow(0.5), name="burst"),
     }
     mounts = [{"mountpoint": "/%s/" % n, "origin": x.lws("/")}
               for n, x in o.items()]
@@ -156,6 +158,35 @@ def test_concurrent_clients(srv):
     for t in ts:
         t.join(30)
     assert results == [200] * 50
+
+
+def test_unused_idle_origin_connections_purged(srv):
+    """A burst of 8 requests leaves 8 idle connections; every 5 s half
+    of those not used since the last look are closed: 4 remain, and
+    the next request takes one of them."""
+    o = srv.o["burst"]
+    results = []
+    ts = [threading.Thread(target=lambda i=i: results.append(
+        request(srv.port, target="/burst/b%d" % i, timeout=20).status))
+        for i in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    assert results == [200] * 8
+    assert o.connection_count == 8
+
+    def still_open():
+        with o.lock:
+            return sum(1 for c in o.conns if not c.closed)
+    assert still_open() == 8
+    # Unused for a whole purge interval: at most 10 s after the burst.
+    assert wait_for(lambda: still_open() <= 4, 16)
+    assert still_open() == 4
+    r = request(srv.port, target="/burst/after")
+    assert r.status == 200
+    assert o.connection_count == 8
+    assert still_open() == 4
 
 
 def _idle_counts(d):

@@ -4,7 +4,8 @@ with the cause in the access log and one up/down line per transition
 in the master's log; invalid or oversized origin responses give 502, a
 silent origin 504 after origin_response; a body cut short reaches the
 client as a truncated, closed response; a full listen backlog is
-retried within the connect timeout."""
+retried within the connect timeout, and a request waiting on it takes
+a connection that another request frees."""
 
 import os
 import re
@@ -16,10 +17,11 @@ import pytest
 
 from client import Conn, ResponseError, build, curl, request
 from conftest import IS_ROOT, SCALE, wait_for
-from origins import (CloseAtOnce, Echo, FakeOrigin, HugeHead, MidBodyClose,
-                     Never, Raw, Trickle, gen_bytes)
+from origins import (CloseAtOnce, Echo, FakeOrigin, Func, HugeHead,
+                     MidBodyClose, Never, Raw, Trickle, gen_bytes)
 
 ORIGIN_RESPONSE_TMO = 2
+HANDOVER_DELAY = 0.8
 LEAKS = ["No such file", "ENOENT", "Connection refused", "ECONNREFUSED",
          "Permission denied", "EACCES", "errno", ".sock", "/tmp/", "/run/"]
 CAUSE = {
@@ -35,6 +37,16 @@ def dead_socket(path):
     s.bind(path)
     os.chmod(path, 0o666)
     s.close()
+
+
+def one_connection_origin(gate):
+    """Accepts no more connections once a request came, and answers
+    each after HANDOVER_DELAY."""
+    def serve(req, conn):
+        gate.clear()
+        conn.origin.stopping.wait(HANDOVER_DELAY)
+        return Echo()(req, conn)
+    return serve
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +79,15 @@ def srv(mbench):
                                        gate=gate_out)
     origins["backlog"].gate_event = gate_out
     m["backlog"] = origins["backlog"].lws("/")
+    for name, inside in (("handover", False), ("handover_in", True)):
+        if inside and not IS_ROOT:
+            continue
+        gate = threading.Event()
+        origins[name] = mbench.origin(Func(one_connection_origin(gate)),
+                                      name=name, inside=inside, backlog=0,
+                                      gate=gate)
+        origins[name].gate_event = gate
+        m[name] = origins[name].lws("/")
     if IS_ROOT:
         gate_in = threading.Event()
         origins["backlog_in"] = mbench.origin(Echo(), name="backlog_in",
@@ -301,3 +322,54 @@ def test_full_backlog_retried(srv, name):
     assert r.status == 200, r
     assert took >= 0.8
     assert took < 5 * SCALE
+
+
+@pytest.mark.parametrize("name", ["handover", "handover_in"])
+def test_waiting_request_takes_freed_connection(srv, name):
+    """The origin accepted one connection and its backlog is full: a
+    second request cannot connect within the connect timeout (5 s), and
+    is answered on the first request's connection once that is free."""
+    if name not in srv.o:
+        pytest.skip("needs root: the worker itself connects only "
+                    "inside its chroot")
+    o = srv.o[name]
+    o.gate_event.set()
+    first = {}
+
+    def first_request():
+        first["r"] = request(srv.port, target="/%s/first" % name,
+                             timeout=10 * SCALE)
+    t = threading.Thread(target=first_request)
+    t.start()
+    filler = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    filler.settimeout(5)
+    try:
+        assert wait_for(lambda: o.requests, 5 * SCALE)
+        # The accept loop may be in accept() for 0.1 s after the gate.
+        time.sleep(0.3)
+        before = o.connection_count
+        filler.connect(o.path)      # fills the backlog of 0
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.setblocking(False)
+        try:
+            with pytest.raises(BlockingIOError):
+                probe.connect(o.path)
+        finally:
+            probe.close()
+        t0 = time.monotonic()
+        r = request(srv.port, target="/%s/second" % name,
+                    timeout=10 * SCALE)
+        took = time.monotonic() - t0
+        after = o.connection_count
+    finally:
+        t.join(15 * SCALE)
+        o.gate_event.set()
+        filler.close()
+    assert first["r"].status == 200, first["r"]
+    assert r.status == 200, r
+    assert b"/second" in r.body
+    assert took < 4 * SCALE, took
+    assert before == 1 and after == 1
+    reqs = o.wait_requests(2)
+    assert [q.conn for q in reqs[-2:]] == [1, 1]
+    assert [q.index for q in reqs[-2:]] == [1, 2]
