@@ -506,7 +506,8 @@ worker_stop_accepting(void)
 void
 worker_main(int id, int debug, int verbose)
 {
-	char	 name[32];
+	struct event_config	*cfg;
+	char			 name[32];
 
 	log_init(debug, verbose);
 	snprintf(name, sizeof(name), "worker %d", id);
@@ -528,8 +529,17 @@ worker_main(int id, int debug, int verbose)
 	worker->access_log_fd = -1;
 	TAILQ_INIT(&worker->listeners);
 	TAILQ_INIT(&worker->clients);
-	if ((worker->base = event_base_new()) == NULL)
+	/*
+	 * The changelist makes a removal and an addition of the same
+	 * socket in one loop turn a single epoll_ctl, as when a connection
+	 * parks or wakes. It is wrong only for sockets dup()ed within the
+	 * process, which a worker has none of.
+	 */
+	if ((cfg = event_config_new()) == NULL ||
+	    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) ==
+	    -1 || (worker->base = event_base_new_with_config(cfg)) == NULL)
 		fatalx("event_base_new");
+	event_config_free(cfg);
 	if ((worker->accept_ev = evtimer_new(worker->base,
 	    worker_accept_resume, NULL)) == NULL)
 		fatalx("evtimer_new");
