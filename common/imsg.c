@@ -108,7 +108,18 @@ imsg_read(struct imsgbuf *ibuf)
 			ibuf->fds[ibuf->nfds++] = fd;
 		}
 	}
-	if (overflow || (msg.msg_flags & MSG_CTRUNC)) {
+	if (msg.msg_flags & MSG_CTRUNC) {
+		/*
+		 * A descriptor the kernel could not install (this process
+		 * is at its limit) was closed on the way; a peer sends one
+		 * per message, and its message gets -1 in its place.
+		 */
+		if (ibuf->nfds >= IMSG_MAX_FDS_QUEUED)
+			overflow = 1;
+		else
+			ibuf->fds[ibuf->nfds++] = -1;
+	}
+	if (overflow) {
 		errno = EMFILE;
 		return (-1);
 	}

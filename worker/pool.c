@@ -222,9 +222,19 @@ pool_cause(int error)
 		return ("origin-busy");
 	case ETIMEDOUT:
 		return ("connect-timeout");
+	case EMFILE:
+	case ENFILE:
+		return ("worker-descriptors");
 	default:
 		return ("origin-unreachable");
 	}
+}
+
+/* The worker's own limit, not the origin's fault. */
+static int
+pool_out_of_fds(int error)
+{
+	return (error == EMFILE || error == ENFILE);
 }
 
 /* pc's request goes on without it: what it connects is for the pool. */
@@ -272,7 +282,8 @@ pool_fail(struct pool_connect *pc, int error)
 
 	snprintf(cause, sizeof(cause), "connect: %s", strerror(error));
 	pool_connect_free(pc);
-	pool_mark(p, ORIGIN_STATE_DOWN, cause);
+	if (!pool_out_of_fds(error))
+		pool_mark(p, ORIGIN_STATE_DOWN, cause);
 	if (ex != NULL)
 		proxy_origin_ready(ex, NULL, error, word);
 }
@@ -530,7 +541,10 @@ pool_try(struct pool_connect *pc)
 	pc->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (pc->fd == -1) {
-		pool_fail(pc, errno);
+		if (pool_out_of_fds(errno))
+			pool_retry(pc, errno);
+		else
+			pool_fail(pc, errno);
 		return;
 	}
 	if (o->type == ORIGIN_TCP)
@@ -611,7 +625,8 @@ pool_connected_via_master(const struct origin_connect_res *res, int fd)
 	}
 	TAILQ_REMOVE(&pool_master_waits, pc, mentry);
 	pc->waiting_master = 0;
-	if (res->error == EAGAIN || pool_restarting(pc, res->error)) {
+	if (res->error == EAGAIN || pool_out_of_fds(res->error) ||
+	    pool_restarting(pc, res->error)) {
 		pool_retry(pc, res->error);
 		return;
 	}

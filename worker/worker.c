@@ -362,8 +362,11 @@ worker_dispatch_master(struct imsgev *iev, struct imsg *imsg)
 		if (imsg->hdr.len != sizeof(res))
 			fatalx("bad connected message");
 		memcpy(&res, imsg->data, sizeof(res));
-		if ((res.error == 0) != (imsg->fd != -1))
-			fatalx("connected message without its fd");
+		if (res.error != 0 && imsg->fd != -1)
+			fatalx("failed connect with an fd");
+		if (res.error == 0 && imsg->fd == -1)
+			/* Lost on the way: this worker is out of them. */
+			res.error = EMFILE;
 		if (res.reqid & CHECK_REQID)
 			check_connected(&res, imsg->fd);
 		else

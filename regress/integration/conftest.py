@@ -18,6 +18,7 @@ import json
 import os
 import pwd
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -146,7 +147,7 @@ class Daemon:
     """One uxrpd started with -d, stderr captured to a file."""
 
     def __init__(self, bench, conf, as_user=None, env=None, name=None,
-                 args=()):
+                 args=(), nofile=None):
         bench.seq += 1
         self.bench = bench
         self.name = name or "uxrpd%d" % bench.seq
@@ -156,6 +157,7 @@ class Daemon:
         self.as_user = as_user
         self.env = env
         self.args = list(args)
+        self.nofile = nofile        # a lower soft descriptor limit
         self.proc = None
         self.seen_workers = set()
         self.allow_deaths = False
@@ -194,10 +196,17 @@ class Daemon:
         if self.env:
             env.update(self.env)
         self.errf = open(self.err_path, "wb")
+        pre = None
+        if self.nofile is not None:
+            def pre():
+                hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+                resource.setrlimit(resource.RLIMIT_NOFILE,
+                                   (self.nofile, hard))
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=self.errf, stderr=self.errf,
                                      env=env, cwd=self.bench.dir,
-                                     start_new_session=True)
+                                     start_new_session=True,
+                                     preexec_fn=pre)
         ALL_DAEMONS.append(self)
         if wait:
             self.wait_ready()

@@ -5,9 +5,11 @@ that was serving goes away (socket gone, or a stale socket file left
 behind) -- 503 at once, never a hang -- and is used again as soon as it
 is back; the master killed under load takes its workers with it and
 leaves nothing listening; an access log on a full disk (a tiny tmpfs,
-or /dev/full) never stops a request and is reported once."""
+or /dev/full) never stops a request and is reported once; a worker out
+of descriptors answers 503 and lives on."""
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -137,6 +139,55 @@ def test_origin_restarted(bench, how):
     assert ok, "origin not used again"
     assert o2.wait_requests(1)
     assert request(d.port, target="/back2").status == 200
+
+
+def worker_fds(pid):
+    return {int(n) for n in os.listdir("/proc/%d/fd" % pid)}
+
+
+@pytest.mark.parametrize("where", ["outside", "inside"])
+def test_worker_out_of_descriptors(bench, where):
+    """A worker at its descriptor limit accepts a client but cannot
+    hold a connection to the origin (passed by the master for a socket
+    outside the chroot, its own socket inside it or without one): the
+    request gets 503 once the connect timeout has passed, with the
+    cause worker-descriptors; the worker lives on, the origin is not
+    marked down, and with descriptors again the next request is
+    served."""
+    nofile = 64
+    o = bench.origin(Echo(), name="fds", inside=where == "inside")
+    conf = bench.config(mounts=[{"mountpoint": "/", "origin": o.lws("/")}],
+                        workers=1, timeouts={"connect": 1})
+    d = bench.daemon(conf, nofile=nofile)
+    workers = d.workers()
+    assert len(workers) == 1
+    w = workers[0]
+    used = worker_fds(w)
+    free = [n for n in range(nofile) if n not in used]
+    holders = []
+    try:
+        # Idle clients hold every free number but one.
+        for i in range(len(free) - 1):
+            holders.append(socket.create_connection(("127.0.0.1", d.port)))
+        assert wait_for(lambda: len(worker_fds(w)) == nofile - 1,
+                        5 * SCALE), (len(worker_fds(w)), nofile)
+        t0 = time.monotonic()
+        r = request(d.port, target="/starved", timeout=10 * SCALE)
+        took = time.monotonic() - t0
+    finally:
+        for h in holders:
+            h.close()
+    assert r.status == 503, r
+    assert took >= 0.9, took
+    line = d.wait_access(lambda l: "/starved" in l)
+    assert line and "worker-descriptors" in line[0], line
+    assert not o.requests
+    assert wait_for(lambda: len(worker_fds(w)) < nofile - 8, 5 * SCALE)
+    r = request(d.port, target="/fed")
+    assert r.status == 200, r
+    assert o.wait_requests(1)[0].target == "/fed"
+    assert d.workers() == [w]
+    assert "down" not in d.log().lower(), d.log()
 
 
 def test_master_killed_under_load(bench):
