@@ -106,7 +106,9 @@ check_done(struct check *ck, enum origin_state state, const char *cause)
 	ck->waiting_master = 0;
 	if (worker->shutting_down)
 		return;
-	if ((p = pool_for(ck->origin->id)) != NULL)
+	/* UNKNOWN: nothing learnt, the origin keeps its state. */
+	if (state != ORIGIN_STATE_UNKNOWN &&
+	    (p = pool_for(ck->origin->id)) != NULL)
 		pool_mark(p, state, cause);
 	log_debug("check of origin %d: %s", ck->origin->id,
 	    state == ORIGIN_STATE_UP ? "up" : cause);
@@ -119,7 +121,9 @@ check_fail_errno(struct check *ck, int error)
 
 	(void)snprintf(cause, sizeof(cause), "check: connect: %s",
 	    strerror(error));
-	check_done(ck, ORIGIN_STATE_DOWN, cause);
+	/* Out of descriptors is this worker's shortage, not the origin's. */
+	check_done(ck, error == EMFILE || error == ENFILE ?
+	    ORIGIN_STATE_UNKNOWN : ORIGIN_STATE_DOWN, cause);
 }
 
 /* The request goes out as soon as the connection is there. */

@@ -6,7 +6,8 @@ behind) -- 503 at once, never a hang -- and is used again as soon as it
 is back; the master killed under load takes its workers with it and
 leaves nothing listening; an access log on a full disk (a tiny tmpfs,
 or /dev/full) never stops a request and is reported once; a worker out
-of descriptors answers 503 and lives on."""
+of descriptors answers 503 and lives on, and its health checks do not
+mark the origin down meanwhile."""
 
 import os
 import resource
@@ -187,6 +188,36 @@ def test_worker_out_of_descriptors(bench, where):
     assert r.status == 200, r
     assert o.wait_requests(1)[0].target == "/fed"
     assert d.workers() == [w]
+    assert "down" not in d.log().lower(), d.log()
+
+
+def test_health_check_out_of_descriptors(bench):
+    """Health checks that cannot connect because the worker has no
+    descriptor left do not mark the origin down."""
+    nofile = 64
+    o = bench.origin(Echo(), name="chk")
+    conf = bench.config(mounts=[{"mountpoint": "/", "origin": o.lws("/"),
+                                 "check": {"path": "/healthz",
+                                           "interval": 1, "timeout": 1}}],
+                        workers=1, timeouts={"connect": 1})
+    d = bench.daemon(conf, nofile=nofile)
+    w = d.workers()[0]
+    assert o.wait_requests(1)       # the first check, at start
+    holders = []
+    try:
+        # More clients than free numbers: the rest wait in the backlog.
+        for i in range(nofile - len(worker_fds(w)) + 2):
+            holders.append(socket.create_connection(("127.0.0.1", d.port)))
+        assert wait_for(lambda: len(worker_fds(w)) >= nofile, 5 * SCALE)
+        o.reset()
+        time.sleep(2.5)             # two checks, or more
+        starved = list(o.requests)
+    finally:
+        for h in holders:
+            h.close()
+    assert not starved
+    assert o.wait_requests(1, timeout=5 * SCALE)
+    assert request(d.port, target="/after").status == 200
     assert "down" not in d.log().lower(), d.log()
 
 
