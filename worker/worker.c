@@ -29,6 +29,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -39,6 +40,7 @@
 
 #define WORKER_FD		3
 #define ACCEPT_PAUSE_MS		100
+#define ACCEPT_LOG_SECS		10
 #define SHUTDOWN_GRACE_MS	250
 
 struct worker	*worker;
@@ -474,8 +476,11 @@ worker_accept_resume(evutil_socket_t fd, short events, void *arg)
 static void
 worker_accept_error(struct evconnlistener *evl, void *arg)
 {
+	static time_t		 logged_at;
+	static unsigned int	 unlogged;
 	struct wlistener	*wl;
 	struct timeval		 tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+	time_t			 now;
 	int			 saved_errno = errno;
 
 	(void)evl;
@@ -485,8 +490,16 @@ worker_accept_error(struct evconnlistener *evl, void *arg)
 		log_warn("accept");
 		return;
 	}
-	log_warnx("accept: %s; pausing %d ms", strerror(saved_errno),
-	    ACCEPT_PAUSE_MS);
+	/* Once per ACCEPT_LOG_SECS: a shortage may last for minutes. */
+	now = time(NULL);
+	if (now - logged_at >= ACCEPT_LOG_SECS) {
+		log_warnx("accept: %s; pausing %d ms (%u more pauses since "
+		    "the last report)", strerror(saved_errno), ACCEPT_PAUSE_MS,
+		    unlogged);
+		logged_at = now;
+		unlogged = 0;
+	} else
+		unlogged++;
 	TAILQ_FOREACH(wl, &worker->listeners, entry)
 		if (wl->evl != NULL)
 			evconnlistener_disable(wl->evl);

@@ -316,7 +316,8 @@ def test_more_connections_than_descriptors(bench):
             "worker spins: %.2fs CPU in %.2fs" % (cpu, wall)
         pauses = len([l for l in d.log()[since:].splitlines()
                       if "pausing" in l])
-        assert pauses < 200, "accept pause logged %d times" % pauses
+        # Once in 10 s, however many pauses.
+        assert pauses == 1, "accept pause logged %d times" % pauses
         assert proc_alive_worker(d, w)
     finally:
         for s in conns:
