@@ -541,9 +541,11 @@ pool_try(struct pool_connect *pc)
 	pc->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (pc->fd == -1) {
-		if (pool_out_of_fds(errno))
-			pool_retry(pc, errno);
-		else
+		if (pool_out_of_fds(errno)) {
+			error = errno;
+			(void)pool_shed_idle(1);
+			pool_retry(pc, error);
+		} else
 			pool_fail(pc, errno);
 		return;
 	}
@@ -625,6 +627,8 @@ pool_connected_via_master(const struct origin_connect_res *res, int fd)
 	}
 	TAILQ_REMOVE(&pool_master_waits, pc, mentry);
 	pc->waiting_master = 0;
+	if (pool_out_of_fds(res->error))
+		(void)pool_shed_idle(1);
 	if (res->error == EAGAIN || pool_out_of_fds(res->error) ||
 	    pool_restarting(pc, res->error)) {
 		pool_retry(pc, res->error);
@@ -837,6 +841,30 @@ pool_purge(void)
 			pool_close(oc);
 		p->idle_low = p->nidle;
 	}
+}
+
+/*
+ * Out of descriptors: up to n idle connections go, the least recently
+ * used of each origin first. Returns how many were closed.
+ */
+int
+pool_shed_idle(int n)
+{
+	struct origin_conn	*oc;
+	int			 i, closed = 0, more = 1;
+
+	while (closed < n && more) {
+		more = 0;
+		for (i = 0; i < worker->conf->norigins && closed < n; i++) {
+			oc = TAILQ_LAST(&worker->pools[i].idle, pool_idle_list);
+			if (oc == NULL)
+				continue;
+			pool_close(oc);
+			closed++;
+			more = 1;
+		}
+	}
+	return (closed);
 }
 
 void

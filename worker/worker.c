@@ -41,6 +41,7 @@
 #define WORKER_FD		3
 #define ACCEPT_PAUSE_MS		100
 #define ACCEPT_LOG_SECS		10
+#define ACCEPT_SHED		16	/* idle origin connections closed */
 #define SHUTDOWN_GRACE_MS	250
 
 struct worker	*worker;
@@ -490,6 +491,10 @@ worker_accept_error(struct evconnlistener *evl, void *arg)
 		log_warn("accept");
 		return;
 	}
+	if ((saved_errno == EMFILE || saved_errno == ENFILE) &&
+	    pool_shed_idle(ACCEPT_SHED) > 0)
+		/* Idle origin connections gave theirs: accept again now. */
+		return;
 	/* Once per ACCEPT_LOG_SECS: a shortage may last for minutes. */
 	now = time(NULL);
 	if (now - logged_at >= ACCEPT_LOG_SECS) {

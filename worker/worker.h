@@ -154,6 +154,7 @@ void	 pool_put(struct origin_conn *);
 void	 pool_close(struct origin_conn *);
 void	 pool_close_idle(void);
 void	 pool_purge(void);
+int	 pool_shed_idle(int);
 struct pool *pool_for(int);
 struct origin_conf *pool_origin(struct pool *);
 void	 pool_connected_via_master(const struct origin_connect_res *, int);

@@ -6,8 +6,9 @@ behind) -- 503 at once, never a hang -- and is used again as soon as it
 is back; the master killed under load takes its workers with it and
 leaves nothing listening; an access log on a full disk (a tiny tmpfs,
 or /dev/full) never stops a request and is reported once; a worker out
-of descriptors answers 503 and lives on, and its health checks do not
-mark the origin down meanwhile."""
+of descriptors answers 503 and lives on, closes idle origin
+connections to accept new clients, and its health checks do not mark
+the origin down meanwhile."""
 
 import os
 import resource
@@ -189,6 +190,52 @@ def test_worker_out_of_descriptors(bench, where):
     assert o.wait_requests(1)[0].target == "/fed"
     assert d.workers() == [w]
     assert "down" not in d.log().lower(), d.log()
+
+
+def test_idle_origin_connections_shed(bench):
+    """Out of descriptors with idle origin connections: 16 of them are
+    closed, so that new clients are accepted at once rather than wait
+    in the backlog, and served on one of those left."""
+    nofile = 64
+    o = bench.origin(Slow(0.3), name="shed")
+    conf = bench.config(mounts=[{"mountpoint": "/", "origin": o.lws("/")}],
+                        workers=1, timeouts={"connect": 1})
+    d = bench.daemon(conf, nofile=nofile)
+    w = d.workers()[0]
+    base = len(worker_fds(w))
+    ts = [threading.Thread(target=request, args=(d.port,),
+                           kwargs={"target": "/burst%d" % i})
+          for i in range(20)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(10 * SCALE)
+    assert o.connection_count == 20
+    # The burst's clients gone, its origin connections idle.
+    assert wait_for(lambda: len(worker_fds(w)) == base + 20, 5 * SCALE)
+    holders = []
+    try:
+        for i in range(nofile - base - 20):
+            holders.append(socket.create_connection(("127.0.0.1", d.port)))
+        # Taking the last number, the worker finds none for its next
+        # accept: 16 idle connections give theirs.
+        assert wait_for(lambda: len(worker_fds(w)) == nofile - 16,
+                        5 * SCALE), len(worker_fds(w))
+
+        def closed():
+            with o.lock:
+                return sum(1 for c in o.conns if c.closed)
+        assert wait_for(lambda: closed() == 16, 5 * SCALE), closed()
+        t0 = time.monotonic()
+        r = request(d.port, target="/late", timeout=5 * SCALE)
+        took = time.monotonic() - t0
+    finally:
+        for h in holders:
+            h.close()
+    assert r.status == 200, r
+    assert took < 0.3 + 0.5 * SCALE, took
+    assert o.connection_count == 20
+    assert o.last().target == "/late"
 
 
 def test_health_check_out_of_descriptors(bench):
