@@ -205,6 +205,7 @@ client_free(struct client *c)
 	TAILQ_REMOVE(&worker->clients, c, entry);
 	worker->nclients--;
 	free(c);
+	park_released();
 	if (worker->shutting_down && worker->nclients == 0) {
 		log_debug("drained, exiting");
 		exit(0);

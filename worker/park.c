@@ -48,7 +48,7 @@
 #include "uxrp.h"
 #include "worker.h"
 
-#define PARK_TRIM_AFTER	256	/* parked since the last trim */
+#define PARK_TRIM_AFTER	256	/* parked or closed since the last trim */
 #define PARK_SWEEP	256	/* closed per walk at shutdown */
 #define PARK_TRIM_GAP_US 100000	/* between two trims, at least */
 
@@ -65,7 +65,7 @@ struct park_sweep {
 };
 
 int		 worker_nparked;
-static int	 parked_since_trim;
+static int	 released_since_trim;	/* connections parked or closed */
 
 static void	 park_trim_now(void);
 
@@ -167,9 +167,18 @@ client_park(struct client *c)
 		return (0);
 	}
 	worker_nparked++;
-	if (++parked_since_trim >= PARK_TRIM_AFTER)
-		park_trim_now();
 	return (0);
+}
+
+/*
+ * A connection gave its memory back to malloc (client_free(): parked,
+ * or closed). After many, the pages go back to the system too.
+ */
+void
+park_released(void)
+{
+	if (++released_since_trim >= PARK_TRIM_AFTER)
+		park_trim_now();
 }
 
 static int
@@ -209,19 +218,19 @@ park_close_all(void)
 
 /*
  * Called every second. glibc keeps what was freed for later use; after
- * many connections parked, once parking has settled (none in the last
- * second), or once the worker is quiet again after serving (quiet), the
+ * many connections parked or closed, once that has settled (none in the
+ * last second), or once the worker is quiet again after serving (quiet), the
  * pages freed go back to the system. Elsewhere, free() gives back large
  * ranges itself.
  */
 void
 park_trim(int quiet)
 {
-	static int	 seen;	/* parked_since_trim a second ago */
+	static int	 seen;	/* released_since_trim a second ago */
 	int		 settled;
 
-	settled = parked_since_trim > 0 && parked_since_trim == seen;
-	seen = parked_since_trim;
+	settled = released_since_trim > 0 && released_since_trim == seen;
+	seen = released_since_trim;
 	if (quiet) {
 		exchange_spares_drop();
 		h2_spares_drop();
@@ -242,7 +251,7 @@ park_trim_now(void)
 	if (d.tv_sec == 0 && d.tv_usec < PARK_TRIM_GAP_US)
 		return;
 	last = now;
-	parked_since_trim = 0;
+	released_since_trim = 0;
 #ifdef __GLIBC__
 	(void)malloc_trim(0);
 #endif

@@ -322,6 +322,7 @@ extern int worker_nparked;
 int	 client_park(struct client *);
 void	 park_close_all(void);
 void	 park_trim(int);
+void	 park_released(void);
 
 /* sockio.c: reads and writes in fewer steps than libevent's */
 void	 bulk_read(struct bufferevent *, size_t);

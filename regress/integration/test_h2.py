@@ -1,7 +1,8 @@
 """HTTP/2 clients (cleartext with prior knowledge on the same listener
 that serves HTTP/1.1): h2 -> h1 translation toward the origin, h1 -> h2
 back, stream errors that forward nothing, flow control that bounds the
-worker's memory, cancellation, and abuse limits."""
+worker's memory, memory given back after connections close,
+cancellation, and abuse limits."""
 
 import hashlib
 import json
@@ -16,7 +17,7 @@ import h2.events
 import h2.settings
 import pytest
 
-from conftest import SCALE
+from conftest import SANITIZE, SCALE, wait_for
 from origins import Chunked, Echo, Fixed, Never, Stream, gen_blocks
 
 
@@ -460,6 +461,30 @@ def test_stalled_stream_bounded_memory_others_go_on(srv):
         assert bytes(st["data"]) == b"small"
     finally:
         c.close()
+
+
+def test_closed_connections_give_memory_back(srv):
+    """400 HTTP/2 connections, one request each, held past the worker's
+    once-a-second look, then closed: the worker's memory goes back down
+    within seconds, as it does after parking."""
+    if SANITIZE:
+        pytest.skip("ASan's allocator keeps freed memory itself")
+    rss0 = srv.workers_rss_kb()
+    conns = []
+    try:
+        for i in range(400):
+            c = H2(srv.port)
+            conns.append(c)
+            st = c.done(c.request("/app/m%d" % i))
+            assert hdict(st["headers"])[":status"] == "200"
+        grown = srv.workers_rss_kb() - rss0
+        assert grown > 2048, "grew only %d KiB" % grown
+        time.sleep(2.5)
+    finally:
+        for c in conns:
+            c.close()
+    assert wait_for(lambda: srv.workers_rss_kb() - rss0 < grown / 2,
+                    4.0), (grown, srv.workers_rss_kb() - rss0)
 
 
 def test_slow_reader_gets_everything(srv):
