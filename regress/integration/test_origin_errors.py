@@ -39,6 +39,19 @@ def dead_socket(path):
     s.close()
 
 
+def fill_backlog(filler, path):
+    """Connects filler to an origin with a backlog of 0, that accepts
+    nothing: the next connect finds the backlog full."""
+    filler.connect(path)
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.setblocking(False)
+    try:
+        with pytest.raises(BlockingIOError):
+            probe.connect(path)
+    finally:
+        probe.close()
+
+
 def one_connection_origin(gate):
     """Accepts no more connections once a request came, and answers
     each after HANDOVER_DELAY."""
@@ -300,14 +313,7 @@ def test_full_backlog_retried(srv, name):
     filler = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     filler.settimeout(5)
     try:
-        filler.connect(o.path)      # fills the backlog of 0
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        probe.setblocking(False)
-        try:
-            with pytest.raises(BlockingIOError):
-                probe.connect(o.path)
-        finally:
-            probe.close()
+        fill_backlog(filler, o.path)
         opener = threading.Timer(1.0, o.gate_event.set)
         opener.start()
         t0 = time.monotonic()
@@ -348,14 +354,7 @@ def test_waiting_request_takes_freed_connection(srv, name):
         # The accept loop may be in accept() for 0.1 s after the gate.
         time.sleep(0.3)
         before = o.connection_count
-        filler.connect(o.path)      # fills the backlog of 0
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        probe.setblocking(False)
-        try:
-            with pytest.raises(BlockingIOError):
-                probe.connect(o.path)
-        finally:
-            probe.close()
+        fill_backlog(filler, o.path)
         t0 = time.monotonic()
         r = request(srv.port, target="/%s/second" % name,
                     timeout=10 * SCALE)
