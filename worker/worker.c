@@ -397,8 +397,14 @@ worker_dispatch_master(struct imsgev *iev, struct imsg *imsg)
 		log_debug("logging verbose");
 		break;
 	case IMSG_LOG_REOPEN:
-		if (imsg->fd == -1 || imsg->hdr.len != 0)
+		if (imsg->hdr.len != 0)
 			fatalx("bad log reopen message");
+		if (imsg->fd == -1) {
+			/* Lost on the way: this worker is out of them. */
+			log_warnx("access log reopen: no descriptor left; "
+			    "still writing to the old file");
+			break;
+		}
 		/* The old file was rotated away; write to the new one. */
 		if (worker->access_log_fd != -1)
 			close(worker->access_log_fd);

@@ -7,8 +7,9 @@ is back; the master killed under load takes its workers with it and
 leaves nothing listening; an access log on a full disk (a tiny tmpfs,
 or /dev/full) never stops a request and is reported once; a worker out
 of descriptors answers 503 and lives on, closes idle origin
-connections to accept new clients, and its health checks do not mark
-the origin down meanwhile."""
+connections to accept new clients, keeps its access log when a reopen
+finds no descriptor, and its health checks do not mark the origin down
+meanwhile."""
 
 import os
 import resource
@@ -236,6 +237,41 @@ def test_idle_origin_connections_shed(bench):
     assert took < 0.3 + 0.5 * SCALE, took
     assert o.connection_count == 20
     assert o.last().target == "/late"
+
+
+def test_log_reopen_out_of_descriptors(bench):
+    """A log reopen that reaches a worker with no descriptor left is
+    reported, and the worker goes on writing to the old file; the next
+    reopen moves it to the new one."""
+    nofile = 64
+    o = bench.origin(Echo(), name="logs")
+    conf = bench.config(mounts=[{"mountpoint": "/", "origin": o.lws("/")}],
+                        workers=1)
+    d = bench.daemon(conf, nofile=nofile)
+    w = d.workers()[0]
+    assert request(d.port, target="/first").status == 200
+    assert d.wait_access(lambda l: "/first" in l)
+    rotated = d.access_log + ".1"
+    os.rename(d.access_log, rotated)
+    holders = []
+    try:
+        for i in range(nofile - len(worker_fds(w)) + 2):
+            holders.append(socket.create_connection(("127.0.0.1", d.port)))
+        assert wait_for(lambda: len(worker_fds(w)) >= nofile, 5 * SCALE)
+        p = d.ctl("log", "reopen")
+        assert p.returncode == 0, p.stderr
+        assert d.wait_log(r"access log reopen: no descriptor left", 5)
+    finally:
+        for h in holders:
+            h.close()
+    assert request(d.port, target="/second").status == 200
+    assert wait_for(lambda: "/second" in open(rotated).read(), 5 * SCALE)
+    assert d.workers() == [w]
+    p = d.ctl("log", "reopen")
+    assert p.returncode == 0, p.stderr
+    assert request(d.port, target="/third").status == 200
+    assert d.wait_access(lambda l: "/third" in l)
+    assert "/third" not in open(rotated).read()
 
 
 def test_health_check_out_of_descriptors(bench):
