@@ -101,3 +101,10 @@ fd_cloexec(int fd, int on)
 		flags &= ~FD_CLOEXEC;
 	return (fcntl(fd, F_SETFD, flags));
 }
+
+/* The process's own limit on descriptors, not its peer's doing. */
+int
+fd_shortage(int error)
+{
+	return (error == EMFILE || error == ENFILE);
+}

@@ -450,5 +450,6 @@ void	 fatalx(const char *, ...)
 int	 sockaddr_fmt(const struct sockaddr *, socklen_t, char *, size_t);
 int	 fd_nonblock(int);
 int	 fd_cloexec(int, int);
+int	 fd_shortage(int);
 
 #endif /* UXRP_H */

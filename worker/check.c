@@ -122,8 +122,8 @@ check_fail_errno(struct check *ck, int error)
 	(void)snprintf(cause, sizeof(cause), "check: connect: %s",
 	    strerror(error));
 	/* Out of descriptors is this worker's shortage, not the origin's. */
-	check_done(ck, error == EMFILE || error == ENFILE ?
-	    ORIGIN_STATE_UNKNOWN : ORIGIN_STATE_DOWN, cause);
+	check_done(ck, fd_shortage(error) ? ORIGIN_STATE_UNKNOWN :
+	    ORIGIN_STATE_DOWN, cause);
 }
 
 /* The request goes out as soon as the connection is there. */

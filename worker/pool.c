@@ -230,13 +230,6 @@ pool_cause(int error)
 	}
 }
 
-/* The worker's own limit, not the origin's fault. */
-static int
-pool_out_of_fds(int error)
-{
-	return (error == EMFILE || error == ENFILE);
-}
-
 /* pc's request goes on without it: what it connects is for the pool. */
 static void
 pool_connect_detach(struct pool_connect *pc)
@@ -282,7 +275,7 @@ pool_fail(struct pool_connect *pc, int error)
 
 	snprintf(cause, sizeof(cause), "connect: %s", strerror(error));
 	pool_connect_free(pc);
-	if (!pool_out_of_fds(error))
+	if (!fd_shortage(error))
 		pool_mark(p, ORIGIN_STATE_DOWN, cause);
 	if (ex != NULL)
 		proxy_origin_ready(ex, NULL, error, word);
@@ -541,7 +534,7 @@ pool_try(struct pool_connect *pc)
 	pc->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (pc->fd == -1) {
-		if (pool_out_of_fds(errno)) {
+		if (fd_shortage(errno)) {
 			error = errno;
 			(void)pool_shed_idle(1);
 			pool_retry(pc, error);
@@ -627,9 +620,9 @@ pool_connected_via_master(const struct origin_connect_res *res, int fd)
 	}
 	TAILQ_REMOVE(&pool_master_waits, pc, mentry);
 	pc->waiting_master = 0;
-	if (pool_out_of_fds(res->error))
+	if (fd_shortage(res->error))
 		(void)pool_shed_idle(1);
-	if (res->error == EAGAIN || pool_out_of_fds(res->error) ||
+	if (res->error == EAGAIN || fd_shortage(res->error) ||
 	    pool_restarting(pc, res->error)) {
 		pool_retry(pc, res->error);
 		return;

@@ -497,8 +497,7 @@ worker_accept_error(struct evconnlistener *evl, void *arg)
 		log_warn("accept");
 		return;
 	}
-	if ((saved_errno == EMFILE || saved_errno == ENFILE) &&
-	    pool_shed_idle(ACCEPT_SHED) > 0)
+	if (fd_shortage(saved_errno) && pool_shed_idle(ACCEPT_SHED) > 0)
 		/* Idle origin connections gave theirs: accept again now. */
 		return;
 	/* Once per ACCEPT_LOG_SECS: a shortage may last for minutes. */

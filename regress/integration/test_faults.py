@@ -12,7 +12,6 @@ finds no descriptor, and its health checks do not mark the origin down
 meanwhile."""
 
 import os
-import resource
 import signal
 import socket
 import subprocess
@@ -144,8 +143,24 @@ def test_origin_restarted(bench, how):
     assert request(d.port, target="/back2").status == 200
 
 
+NOFILE = 64     # the soft descriptor limit of a starved daemon
+
+
 def worker_fds(pid):
     return {int(n) for n in os.listdir("/proc/%d/fd" % pid)}
+
+
+def starved_daemon(bench, o, check=None, **kw):
+    """One worker, started with NOFILE descriptors, in front of origin
+    o at "/"; returns the daemon and the worker's pid."""
+    mount = {"mountpoint": "/", "origin": o.lws("/")}
+    if check is not None:
+        mount["check"] = check
+    d = bench.daemon(bench.config(mounts=[mount], workers=1, **kw),
+                     nofile=NOFILE)
+    workers = d.workers()
+    assert len(workers) == 1
+    return d, workers[0]
 
 
 @pytest.mark.parametrize("where", ["outside", "inside"])
@@ -157,23 +172,17 @@ def test_worker_out_of_descriptors(bench, where):
     cause worker-descriptors; the worker lives on, the origin is not
     marked down, and with descriptors again the next request is
     served."""
-    nofile = 64
     o = bench.origin(Echo(), name="fds", inside=where == "inside")
-    conf = bench.config(mounts=[{"mountpoint": "/", "origin": o.lws("/")}],
-                        workers=1, timeouts={"connect": 1})
-    d = bench.daemon(conf, nofile=nofile)
-    workers = d.workers()
-    assert len(workers) == 1
-    w = workers[0]
+    d, w = starved_daemon(bench, o, timeouts={"connect": 1})
     used = worker_fds(w)
-    free = [n for n in range(nofile) if n not in used]
+    free = [n for n in range(NOFILE) if n not in used]
     holders = []
     try:
         # Idle clients hold every free number but one.
         for i in range(len(free) - 1):
             holders.append(socket.create_connection(("127.0.0.1", d.port)))
-        assert wait_for(lambda: len(worker_fds(w)) == nofile - 1,
-                        5 * SCALE), (len(worker_fds(w)), nofile)
+        assert wait_for(lambda: len(worker_fds(w)) == NOFILE - 1,
+                        5 * SCALE), (len(worker_fds(w)), NOFILE)
         t0 = time.monotonic()
         r = request(d.port, target="/starved", timeout=10 * SCALE)
         took = time.monotonic() - t0
@@ -185,7 +194,7 @@ def test_worker_out_of_descriptors(bench, where):
     line = d.wait_access(lambda l: "/starved" in l)
     assert line and "worker-descriptors" in line[0], line
     assert not o.requests
-    assert wait_for(lambda: len(worker_fds(w)) < nofile - 8, 5 * SCALE)
+    assert wait_for(lambda: len(worker_fds(w)) < NOFILE - 8, 5 * SCALE)
     r = request(d.port, target="/fed")
     assert r.status == 200, r
     assert o.wait_requests(1)[0].target == "/fed"
@@ -197,12 +206,8 @@ def test_idle_origin_connections_shed(bench):
     """Out of descriptors with idle origin connections: 16 of them are
     closed, so that new clients are accepted at once rather than wait
     in the backlog, and served on one of those left."""
-    nofile = 64
     o = bench.origin(Slow(0.3), name="shed")
-    conf = bench.config(mounts=[{"mountpoint": "/", "origin": o.lws("/")}],
-                        workers=1, timeouts={"connect": 1})
-    d = bench.daemon(conf, nofile=nofile)
-    w = d.workers()[0]
+    d, w = starved_daemon(bench, o, timeouts={"connect": 1})
     base = len(worker_fds(w))
     ts = [threading.Thread(target=request, args=(d.port,),
                            kwargs={"target": "/burst%d" % i})
@@ -216,11 +221,11 @@ def test_idle_origin_connections_shed(bench):
     assert wait_for(lambda: len(worker_fds(w)) == base + 20, 5 * SCALE)
     holders = []
     try:
-        for i in range(nofile - base - 20):
+        for i in range(NOFILE - base - 20):
             holders.append(socket.create_connection(("127.0.0.1", d.port)))
         # Taking the last number, the worker finds none for its next
         # accept: 16 idle connections give theirs.
-        assert wait_for(lambda: len(worker_fds(w)) == nofile - 16,
+        assert wait_for(lambda: len(worker_fds(w)) == NOFILE - 16,
                         5 * SCALE), len(worker_fds(w))
 
         def closed():
@@ -243,21 +248,17 @@ def test_log_reopen_out_of_descriptors(bench):
     """A log reopen that reaches a worker with no descriptor left is
     reported, and the worker goes on writing to the old file; the next
     reopen moves it to the new one."""
-    nofile = 64
     o = bench.origin(Echo(), name="logs")
-    conf = bench.config(mounts=[{"mountpoint": "/", "origin": o.lws("/")}],
-                        workers=1)
-    d = bench.daemon(conf, nofile=nofile)
-    w = d.workers()[0]
+    d, w = starved_daemon(bench, o)
     assert request(d.port, target="/first").status == 200
     assert d.wait_access(lambda l: "/first" in l)
     rotated = d.access_log + ".1"
     os.rename(d.access_log, rotated)
     holders = []
     try:
-        for i in range(nofile - len(worker_fds(w)) + 2):
+        for i in range(NOFILE - len(worker_fds(w)) + 2):
             holders.append(socket.create_connection(("127.0.0.1", d.port)))
-        assert wait_for(lambda: len(worker_fds(w)) >= nofile, 5 * SCALE)
+        assert wait_for(lambda: len(worker_fds(w)) >= NOFILE, 5 * SCALE)
         p = d.ctl("log", "reopen")
         assert p.returncode == 0, p.stderr
         assert d.wait_log(r"access log reopen: no descriptor left", 5)
@@ -277,21 +278,17 @@ def test_log_reopen_out_of_descriptors(bench):
 def test_health_check_out_of_descriptors(bench):
     """Health checks that cannot connect because the worker has no
     descriptor left do not mark the origin down."""
-    nofile = 64
     o = bench.origin(Echo(), name="chk")
-    conf = bench.config(mounts=[{"mountpoint": "/", "origin": o.lws("/"),
-                                 "check": {"path": "/healthz",
-                                           "interval": 1, "timeout": 1}}],
-                        workers=1, timeouts={"connect": 1})
-    d = bench.daemon(conf, nofile=nofile)
-    w = d.workers()[0]
+    d, w = starved_daemon(bench, o, check={"path": "/healthz",
+                                           "interval": 1, "timeout": 1},
+                          timeouts={"connect": 1})
     assert o.wait_requests(1)       # the first check, at start
     holders = []
     try:
         # More clients than free numbers: the rest wait in the backlog.
-        for i in range(nofile - len(worker_fds(w)) + 2):
+        for i in range(NOFILE - len(worker_fds(w)) + 2):
             holders.append(socket.create_connection(("127.0.0.1", d.port)))
-        assert wait_for(lambda: len(worker_fds(w)) >= nofile, 5 * SCALE)
+        assert wait_for(lambda: len(worker_fds(w)) >= NOFILE, 5 * SCALE)
         o.reset()
         time.sleep(2.5)             # two checks, or more
         starved = list(o.requests)
