@@ -240,12 +240,14 @@ tls_origin_new(const struct origin_conf *o)
 {
 	SSL_CTX	*ctx;
 	SSL	*ssl;
+	char	 sni[UXRP_NAME_MAX];
 
 	if ((ctx = tls_find(TLS_ORIGIN, o->id)) == NULL ||
 	    (ssl = SSL_new(ctx)) == NULL)
 		return (NULL);
-	if (o->tls.server_name[0] != '\0' &&
-	    SSL_set_tlsext_host_name(ssl, o->tls.server_name) != 1)
+	/* A copy: the macro casts the const name to void *. */
+	strlcpy(sni, o->tls.server_name, sizeof(sni));
+	if (sni[0] != '\0' && SSL_set_tlsext_host_name(ssl, sni) != 1)
 		goto fail;
 	if (o->tls.verify) {
 		SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
