@@ -140,11 +140,13 @@ class OriginConn:
 
     def recv_more(self, timeout=None):
         """Read once into the buffer; False on EOF or error."""
-        if self.eof:
+        if self.eof or self.closed:
             return False
-        if timeout is not None:
-            self.sock.settimeout(timeout)
         try:
+            # Another thread may close the socket between the check
+            # above and here: a closed socket reads as EOF.
+            if timeout is not None:
+                self.sock.settimeout(timeout)
             data = self.sock.recv(256 * 1024)
         except socket.timeout:
             raise
