@@ -45,61 +45,11 @@
 
 #include "uxrp.h"
 #include "worker.h"
-
-#define H2_MAX_STREAMS		100
-#define H2_WINDOW		(256 * 1024)	/* per stream */
-#define H2_CONN_WINDOW		(4 * 1024 * 1024)
-#define H2_RESETS_PER_SEC	200		/* rapid reset bound */
-#define H2_FLOOD_PER_SEC	1000		/* SETTINGS, PING */
-#define H2_HDR_OVERHEAD		32		/* RFC 9113 6.5.2 */
-#define H2_COPY_BELOW		4096		/* DATA copied, not moved */
-#define H2_PEEK_VECS		8		/* chains of one copied frame */
-
-struct h2_stream {
-	TAILQ_ENTRY(h2_stream)	 entry;
-	struct h2_session	*s;
-	int32_t			 id;
-	struct exchange		*ex;
-	char			*hbuf;		/* header names and values */
-	size_t			 hlen;
-	size_t			 hcap;
-	size_t			 hlist;		/* header list size so far */
-	int			 too_large;
-	int			 bad;
-	int			 nhdrs;
-	struct evbuffer		*req_in;
-	int			 req_ended;
-	struct evbuffer		*resp;
-	int			 resp_eof;
-	int			 deferred;
-	int			 want_writable;
-	int			 want_req;	/* a tunnel opened: pump DATA */
-	char			*cookie;	/* crumbs joined */
-	/* Last, and never cleared: only the first nhdrs are valid. */
-	struct {
-		size_t		 noff, nlen, voff, vlen;
-	}			 hdrs[HTTP_MAX_FIELDS + 8];
-};
-
-struct h2_session {
-	struct client		*c;
-	nghttp2_session		*ng;
-	TAILQ_HEAD(, h2_stream)	 streams;
-	int			 nstreams;
-	int			 busy;		/* inside nghttp2: no send */
-	int			 goaway;
-	int			 dead;		/* to be closed, not from here */
-	struct event		*wake_ev;	/* streams that want data */
-	time_t			 rate_sec;
-	int			 resets;
-	int			 floods;
-	size_t			 hblock;	/* bytes of this header block */
-};
+#include "h2.h"
 
 static void	h2_read_cb(struct bufferevent *, void *);
 static void	h2_write_cb(struct bufferevent *, void *);
 static void	h2_event_cb(struct bufferevent *, short, void *);
-static void	h2_flush(struct h2_session *);
 static void	h2_close_later(struct h2_session *);
 static void	h2_kick(struct h2_session *);
 
@@ -258,6 +208,8 @@ h2_on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd,
 				    16384;
 
 	(void)ng;
+	if (hd->type == NGHTTP2_HEADERS && hd->stream_id > s->max_stream)
+		s->max_stream = hd->stream_id;
 	if (hd->type == NGHTTP2_HEADERS)
 		s->hblock = hd->length;
 	else if (hd->type == NGHTTP2_CONTINUATION)
@@ -282,7 +234,8 @@ h2_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
 	if (frame->hd.type != NGHTTP2_HEADERS ||
 	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return (0);
-	if (s->goaway || worker->shutting_down)
+	/* A replayed stream only moves nghttp2's stream ids along. */
+	if (s->goaway || worker->shutting_down || s->waking)
 		return (NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE);
 	if ((st = h2_stream_new()) == NULL)
 		return (NGHTTP2_ERR_CALLBACK_FAILURE);
@@ -292,6 +245,8 @@ h2_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
 	s->nstreams++;
 	nghttp2_session_set_stream_user_data(ng, st->id, st);
 	evtimer_del(s->c->timer);
+	s->c->parking = 0;
+	s->park_wanted = 0;
 	return (0);
 }
 
@@ -570,14 +525,38 @@ h2_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
 {
 	struct h2_session	*s = arg;
 	struct h2_stream	*st;
+	size_t			 i;
 
-	(void)ng;
 	switch (frame->hd.type) {
 	case NGHTTP2_RST_STREAM:
 		if (h2_rate(s, &s->resets, H2_RESETS_PER_SEC))
 			h2_calm_down(s, "too many stream resets");
 		return (0);
+	case NGHTTP2_WINDOW_UPDATE:
+		if (frame->hd.stream_id == 0 && s->debt_held) {
+			/* The window owed to a parked past may be open now. */
+			s->debt_held = 0;
+			TAILQ_FOREACH(st, &s->streams, entry) {
+				if (!st->deferred)
+					continue;
+				st->deferred = 0;
+				nghttp2_session_resume_data(ng, st->id);
+			}
+		}
+		return (0);
 	case NGHTTP2_SETTINGS:
+		if (frame->hd.flags & NGHTTP2_FLAG_ACK) {
+			if (s->settings_unacked > 0)
+				s->settings_unacked--;
+		} else {
+			s->got_settings = 1;
+			for (i = 0; i < frame->settings.niv; i++)
+				if (frame->settings.iv[i].settings_id ==
+				    NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES)
+					s->no_prio =
+					    frame->settings.iv[i].value;
+		}
+		/* FALLTHROUGH */
 	case NGHTTP2_PING:
 		if (!(frame->hd.flags & NGHTTP2_FLAG_ACK) &&
 		    h2_rate(s, &s->floods, H2_FLOOD_PER_SEC))
@@ -635,7 +614,7 @@ h2_on_stream_close(nghttp2_session *ng, int32_t id, uint32_t error,
 	nghttp2_session_set_stream_user_data(ng, id, NULL);
 	h2_stream_free(st);
 	if (s->nstreams == 0 && !s->goaway)
-		client_timer_set(s->c, worker->conf->timeouts.idle);
+		h2_idle(s);
 	return (0);
 }
 
@@ -644,14 +623,26 @@ h2_data_read(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
     uint32_t *flags, nghttp2_data_source *source, void *arg)
 {
 	struct h2_stream	*st = source->ptr;
+	struct h2_session	*s = arg;
 	size_t			 avail, n;
+	int32_t			 win;
 
-	(void)ng;
 	(void)id;
-	(void)arg;
 	(void)buf;
 	/* The bytes move in h2_send_data(), without a copy. */
 	avail = evbuffer_get_length(st->resp);
+	if (s->send_debt > 0 && avail > 0) {
+		/* Woken from parking: the client's window is the smaller. */
+		win = nghttp2_session_get_remote_window_size(ng) -
+		    s->send_debt;
+		if (win <= 0) {
+			st->deferred = 1;
+			s->debt_held = 1;
+			return (NGHTTP2_ERR_DEFERRED);
+		}
+		if ((size_t)win < length)
+			length = win;
+	}
 	n = avail < length ? avail : length;
 	if (n == avail) {
 		if (st->resp_eof)
@@ -765,7 +756,7 @@ h2_close_later(struct h2_session *s)
 }
 
 /* Writes what nghttp2 has to send, as far as the socket takes it. */
-static void
+void
 h2_flush(struct h2_session *s)
 {
 	struct evbuffer		*out = bufferevent_get_output(s->c->bev);
@@ -823,8 +814,13 @@ h2_websocket_mounts(void)
 	return (0);
 }
 
-void
-h2_start(struct client *c)
+/*
+ * A session for c, its settings submitted. A connection woken from
+ * parking has sent its preface long ago. Returns -1, c untouched, on
+ * failure.
+ */
+int
+h2_session_open(struct client *c, int woken)
 {
 	struct h2_session		*s;
 	nghttp2_session_callbacks	*cbs;
@@ -833,22 +829,20 @@ h2_start(struct client *c)
 	size_t				 niv = 3;
 	int				 r;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		client_free(c);
-		return;
-	}
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return (-1);
 	s->c = c;
+	s->no_prio = -1;
 	TAILQ_INIT(&s->streams);
 	c->h2 = s;
 	if ((s->wake_ev = event_new(worker->base, -1, 0, h2_wake_cb,
-	    s)) == NULL) {
-		client_free(c);
-		return;
-	}
-	if (nghttp2_session_callbacks_new(&cbs) != 0 ||
-	    nghttp2_option_new(&opt) != 0) {
-		client_free(c);
-		return;
+	    s)) == NULL)
+		goto fail;
+	if (nghttp2_session_callbacks_new(&cbs) != 0)
+		goto fail;
+	if (nghttp2_option_new(&opt) != 0) {
+		nghttp2_session_callbacks_del(cbs);
+		goto fail;
 	}
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cbs,
 	    h2_on_begin_headers);
@@ -865,13 +859,15 @@ h2_start(struct client *c)
 	/* Windows open only as the origins take the bytes. */
 	nghttp2_option_set_no_auto_window_update(opt, 1);
 	nghttp2_option_set_max_outbound_ack(opt, 1000);
+	if (woken)
+		nghttp2_option_set_no_recv_client_magic(opt, 1);
+	else
+		s->skip = H2_PREFACE_LEN;
 	r = nghttp2_session_server_new2(&s->ng, cbs, s, opt);
 	nghttp2_session_callbacks_del(cbs);
 	nghttp2_option_del(opt);
-	if (r != 0) {
-		client_free(c);
-		return;
-	}
+	if (r != 0)
+		goto fail;
 	iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
 	iv[0].value = H2_MAX_STREAMS;
 	iv[1].settings_id = NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE;
@@ -884,19 +880,47 @@ h2_start(struct client *c)
 		iv[3].value = 1;
 		niv = 4;
 	}
-	if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, iv, niv) != 0 ||
+	if (h2_submit_settings(s, iv, niv) != 0 ||
 	    nghttp2_session_set_local_window_size(s->ng, NGHTTP2_FLAG_NONE, 0,
-	    H2_CONN_WINDOW) != 0) {
-		client_free(c);
-		return;
-	}
+	    H2_CONN_WINDOW) != 0)
+		goto fail;
+	return (0);
+ fail:
+	h2_free(c);
+	return (-1);
+}
+
+int
+h2_submit_settings(struct h2_session *s, nghttp2_settings_entry *iv,
+    size_t niv)
+{
+	if (nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, iv, niv) != 0)
+		return (-1);
+	s->settings_unacked++;
+	return (0);
+}
+
+/* From now on the socket feeds the session. */
+void
+h2_session_run(struct client *c)
+{
 	bufferevent_setcb(c->bev, h2_read_cb, h2_write_cb, h2_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
 	bufferevent_setwatermark(c->bev, EV_WRITE, PROXY_LOW_WATER, 0);
 	bufferevent_set_timeouts(c->bev, NULL, NULL);
 	bufferevent_enable(c->bev, c->tls ? EV_READ | EV_WRITE : EV_READ);
-	client_timer_set(c, worker->conf->timeouts.idle);
+	h2_idle(c->h2);
 	h2_read_cb(c->bev, c);
+}
+
+void
+h2_start(struct client *c)
+{
+	if (h2_session_open(c, 0) == -1) {
+		client_free(c);
+		return;
+	}
+	h2_session_run(c);
 }
 
 static void
@@ -925,9 +949,12 @@ h2_read_cb(struct bufferevent *bev, void *arg)
 			client_free(c);
 			return;
 		}
+		h2_track(s, p, n);
 		evbuffer_drain(in, n);
 	}
 	h2_flush(s);
+	if (s->park_wanted)
+		h2_park_maybe(c);
 }
 
 static void
@@ -979,6 +1006,10 @@ h2_timeout(struct client *c)
 		/* Let the GOAWAY arrive before the close, not a reset. */
 		h2_free(c);
 		client_linger(c);
+		return;
+	}
+	if (c->parking) {
+		h2_park_timer(c);
 		return;
 	}
 	if (s->nstreams > 0)

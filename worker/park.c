@@ -54,6 +54,7 @@
 
 struct parked {
 	struct event		 ev;	/* its next byte, or idle too long */
+	struct h2_nap		*nap;	/* HTTP/2: what its session knew */
 	uint8_t			 family;
 	uint8_t			 addr[16];
 	uint16_t		 port;	/* network order */
@@ -91,10 +92,12 @@ static void
 park_wake(evutil_socket_t fd, short events, void *arg)
 {
 	struct parked		*p = arg;
+	struct h2_nap		*nap = p->nap;
 	struct sockaddr_storage	 ss;
 	struct bufferevent	*bev;
 	struct client		*c;
 	ssize_t			 n;
+	int			 r;
 	char			 b;
 
 	worker_nparked--;
@@ -102,14 +105,30 @@ park_wake(evutil_socket_t fd, short events, void *arg)
 	free(p);
 	/* Most wake-ups of an idle connection are its close. */
 	n = (events & EV_READ) ? recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) : 0;
+	if (nap != NULL && !(events & EV_READ))
+		/* Idle too long: HTTP/2 says GOAWAY first, from a session. */
+		n = 1;
 	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR) ||
 	    (bev = bufferevent_socket_new(worker->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		free(nap);
 		close(fd);
 		return;
 	}
 	if ((c = client_new(bev, (struct sockaddr *)&ss, 0)) == NULL) {
+		free(nap);
 		bufferevent_free(bev);
+		return;
+	}
+	if (nap != NULL) {
+		r = h2_wake(c, nap);
+		free(nap);
+		if (r == -1)
+			client_free(c);
+		else if (!(events & EV_READ)) {
+			c->parking = 0;
+			h2_timeout(c);
+		}
 		return;
 	}
 	/* It has served a request: what comes is HTTP/1.x. */
@@ -128,21 +147,27 @@ int
 client_park(struct client *c)
 {
 	struct parked		*p;
+	struct h2_nap		*nap = NULL;
 	struct sockaddr_in	*sin;
 	struct sockaddr_in6	*sin6;
 	struct timeval		 tv;
 	long			 ms;
 	int			 fd;
 
-	if (c->tls || c->h2 != NULL || c->ex != NULL ||
+	if (c->tls || c->ex != NULL ||
 	    evbuffer_get_length(bufferevent_get_input(c->bev)) != 0 ||
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
+		return (-1);
+	if (c->h2 != NULL && (nap = h2_nap_take(c)) == NULL)
 		return (-1);
 	ms = worker->conf->timeouts.idle * 1000L - PARK_AFTER_MS;
 	tv.tv_sec = ms > 0 ? ms / 1000 : 0;
 	tv.tv_usec = ms > 0 ? (ms % 1000) * 1000 : 0;
-	if ((p = calloc(1, sizeof(*p))) == NULL)
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		free(nap);
 		return (-1);
+	}
+	p->nap = nap;
 	p->family = c->peer.ss_family;
 	if (p->family == AF_INET) {
 		sin = (struct sockaddr_in *)&c->peer;
@@ -156,6 +181,7 @@ client_park(struct client *c)
 	fd = bufferevent_getfd(c->bev);
 	/* The bufferevent lets go of the socket without closing it. */
 	if (bufferevent_setfd(c->bev, -1) == -1) {
+		free(nap);
 		free(p);
 		return (-1);
 	}
@@ -163,6 +189,7 @@ client_park(struct client *c)
 	event_assign(&p->ev, worker->base, fd, EV_READ, park_wake, p);
 	if (event_add(&p->ev, &tv) == -1) {
 		close(fd);
+		free(nap);
 		free(p);
 		return (0);
 	}
@@ -209,6 +236,11 @@ park_close_all(void)
 		event_base_foreach_event(worker->base, park_collect, &sw);
 		for (i = 0; i < sw.n; i++) {
 			event_del(&sw.p[i]->ev);
+			if (sw.p[i]->nap != NULL) {
+				h2_nap_goaway(event_get_fd(&sw.p[i]->ev),
+				    sw.p[i]->nap);
+				free(sw.p[i]->nap);
+			}
 			close(event_get_fd(&sw.p[i]->ev));
 			free(sw.p[i]);
 			worker_nparked--;

@@ -317,6 +317,12 @@ void	 head_status(struct evbuffer *, int, const char *, size_t);
 void	 head_request_line(struct evbuffer *, const char *, size_t,
 	    const char *, size_t);
 
+/* h2park.c: parking HTTP/2 connections */
+struct h2_nap;
+struct h2_nap *h2_nap_take(struct client *);
+int	 h2_wake(struct client *, const struct h2_nap *);
+void	 h2_nap_goaway(int, const struct h2_nap *);
+
 /* park.c: idle keep-alive connections held small */
 extern int worker_nparked;
 int	 client_park(struct client *);

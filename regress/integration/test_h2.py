@@ -109,7 +109,9 @@ class H2:
                 if st["ended"]:
                     st["data_after_end"] = True
                 st["data"] += ev.data
-                if self.ack:
+                if self.ack is None:
+                    pass                # every window stays as it is
+                elif self.ack:
                     self.conn.acknowledge_received_data(
                         ev.flow_controlled_length, sid)
                 else:
