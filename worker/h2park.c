@@ -76,6 +76,14 @@ struct h2_nap {
 	int8_t		 shrunk;	/* its HPACK table taken away */
 };
 
+static struct slab h2_nap_slab = { sizeof(struct h2_nap), { NULL }, 0 };
+
+void
+h2_nap_free(struct h2_nap *nap)
+{
+	slab_put(&h2_nap_slab, nap);
+}
+
 /*
  * Follows the frames the client sends, by their lengths only: parking
  * waits for the end of one, as nghttp2 keeps a partial frame to itself.
@@ -105,24 +113,29 @@ h2_track(struct h2_session *s, const uint8_t *p, size_t len)
 	}
 }
 
-/* No stream left: park after PARK_AFTER_MS, or close after the idle time. */
+/*
+ * No stream left: park after H2_PARK_AFTER_MS, or close after the idle
+ * time. Waking costs a new session, and a client's HPACK table a round
+ * trip each way: a connection parks after a second, not between the
+ * requests of a busy client.
+ */
 void
 h2_idle(struct h2_session *s)
 {
 	struct client	*c = s->c;
 	struct timeval	 tv;
 
-	if (c->tls || worker->conf->timeouts.idle * 1000L <= PARK_AFTER_MS) {
+	if (c->tls || worker->conf->timeouts.idle * 1000L <= H2_PARK_AFTER_MS) {
 		client_timer_set(c, worker->conf->timeouts.idle);
 		return;
 	}
-	tv.tv_sec = PARK_AFTER_MS / 1000;
-	tv.tv_usec = (PARK_AFTER_MS % 1000) * 1000;
+	tv.tv_sec = H2_PARK_AFTER_MS / 1000;
+	tv.tv_usec = (H2_PARK_AFTER_MS % 1000) * 1000;
 	evtimer_add(c->timer, &tv);
 	c->parking = 1;
 }
 
-/* The connection has been idle PARK_AFTER_MS: park it, now or soon. */
+/* The connection has been idle H2_PARK_AFTER_MS: park it, now or soon. */
 void
 h2_park_timer(struct client *c)
 {
@@ -132,7 +145,7 @@ h2_park_timer(struct client *c)
 	long			 ms;
 
 	/* The rest of the idle time, if it cannot park. */
-	ms = worker->conf->timeouts.idle * 1000L - PARK_AFTER_MS;
+	ms = worker->conf->timeouts.idle * 1000L - H2_PARK_AFTER_MS;
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	c->parking = 0;
@@ -172,7 +185,7 @@ h2_nap_take(struct client *c)
 	    nghttp2_session_want_write(s->ng) ||
 	    nghttp2_session_get_hd_inflate_dynamic_table_size(s->ng) > 0)
 		return (NULL);
-	if ((nap = calloc(1, sizeof(*nap))) == NULL)
+	if ((nap = slab_get(&h2_nap_slab)) == NULL)
 		return (NULL);
 	for (i = 0; i < H2_NAP_NSET; i++)
 		nap->remote[i] = nghttp2_session_get_remote_settings(s->ng,

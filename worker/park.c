@@ -20,9 +20,10 @@
  * PARK_AFTER_MS without a byte, an HTTP/1.x connection on a plain
  * socket is held by a small record (one event for both its next byte
  * and its idle timeout, and the client's address) instead of its
- * client, bufferevent and timer. Its next byte makes it a client again;
- * its close just ends it. A client sending request after request never
- * parks and pays nothing for this.
+ * client, bufferevent and timer; an HTTP/2 one, after H2_PARK_AFTER_MS,
+ * by the same and what h2park.c keeps of its session. Its next byte
+ * makes it a client again; its close just ends it. A client sending
+ * request after request never parks and pays nothing for this.
  */
 
 #include <sys/types.h>
@@ -66,6 +67,7 @@ struct park_sweep {
 };
 
 int		 worker_nparked;
+static struct slab park_slab = { sizeof(struct parked), { NULL }, 0 };
 static int	 released_since_trim;	/* connections parked or closed */
 
 static void	 park_trim_now(void);
@@ -102,7 +104,7 @@ park_wake(evutil_socket_t fd, short events, void *arg)
 
 	worker_nparked--;
 	park_peer(p, &ss);
-	free(p);
+	slab_put(&park_slab, p);
 	/* Most wake-ups of an idle connection are its close. */
 	n = (events & EV_READ) ? recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) : 0;
 	if (nap != NULL && !(events & EV_READ))
@@ -111,18 +113,18 @@ park_wake(evutil_socket_t fd, short events, void *arg)
 	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR) ||
 	    (bev = bufferevent_socket_new(worker->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
-		free(nap);
+		h2_nap_free(nap);
 		close(fd);
 		return;
 	}
 	if ((c = client_new(bev, (struct sockaddr *)&ss, 0)) == NULL) {
-		free(nap);
+		h2_nap_free(nap);
 		bufferevent_free(bev);
 		return;
 	}
 	if (nap != NULL) {
 		r = h2_wake(c, nap);
-		free(nap);
+		h2_nap_free(nap);
 		if (r == -1)
 			client_free(c);
 		else if (!(events & EV_READ)) {
@@ -160,11 +162,12 @@ client_park(struct client *c)
 		return (-1);
 	if (c->h2 != NULL && (nap = h2_nap_take(c)) == NULL)
 		return (-1);
-	ms = worker->conf->timeouts.idle * 1000L - PARK_AFTER_MS;
+	ms = worker->conf->timeouts.idle * 1000L -
+	    (c->h2 != NULL ? H2_PARK_AFTER_MS : PARK_AFTER_MS);
 	tv.tv_sec = ms > 0 ? ms / 1000 : 0;
 	tv.tv_usec = ms > 0 ? (ms % 1000) * 1000 : 0;
-	if ((p = calloc(1, sizeof(*p))) == NULL) {
-		free(nap);
+	if ((p = slab_get(&park_slab)) == NULL) {
+		h2_nap_free(nap);
 		return (-1);
 	}
 	p->nap = nap;
@@ -181,16 +184,16 @@ client_park(struct client *c)
 	fd = bufferevent_getfd(c->bev);
 	/* The bufferevent lets go of the socket without closing it. */
 	if (bufferevent_setfd(c->bev, -1) == -1) {
-		free(nap);
-		free(p);
+		h2_nap_free(nap);
+		slab_put(&park_slab, p);
 		return (-1);
 	}
 	client_free(c);
 	event_assign(&p->ev, worker->base, fd, EV_READ, park_wake, p);
 	if (event_add(&p->ev, &tv) == -1) {
 		close(fd);
-		free(nap);
-		free(p);
+		h2_nap_free(nap);
+		slab_put(&park_slab, p);
 		return (0);
 	}
 	worker_nparked++;
@@ -239,10 +242,10 @@ park_close_all(void)
 			if (sw.p[i]->nap != NULL) {
 				h2_nap_goaway(event_get_fd(&sw.p[i]->ev),
 				    sw.p[i]->nap);
-				free(sw.p[i]->nap);
+				h2_nap_free(sw.p[i]->nap);
 			}
 			close(event_get_fd(&sw.p[i]->ev));
-			free(sw.p[i]);
+			slab_put(&park_slab, sw.p[i]);
 			worker_nparked--;
 		}
 	} while (sw.n == PARK_SWEEP);

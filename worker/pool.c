@@ -288,6 +288,7 @@ pool_conn_new(struct pool *p, int fd)
 
 	SSL			*ssl;
 
+	fd_slots_make(fd);
 	if ((oc = calloc(1, sizeof(*oc))) == NULL)
 		return (NULL);
 	oc->pool = p;
@@ -556,6 +557,7 @@ pool_try(struct pool_connect *pc)
 		tv.tv_usec = (left % 1000) * 1000;
 		if (pc->ev != NULL)
 			event_free(pc->ev);
+		fd_slots_make(pc->fd);
 		pc->ev = event_new(worker->base, pc->fd, EV_WRITE, pool_ev_cb,
 		    pc);
 		if (pc->ev == NULL || event_add(pc->ev, &tv) == -1)

@@ -461,6 +461,7 @@ worker_accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	(void)evl;
+	fd_slots_make(fd);
 	h1_accept(fd, sa, salen, arg);
 }
 

@@ -37,6 +37,7 @@
 #define H2_STREAM_HIGH_WATER	(64 * 1024)	/* streams share a socket */
 #define LINGER_SECS		2
 #define PARK_AFTER_MS		50	/* idle keep-alive: see park.c */
+#define H2_PARK_AFTER_MS	1000	/* HTTP/2: see h2park.c */
 
 struct bufferevent;
 struct evbuffer;
@@ -317,9 +318,23 @@ void	 head_status(struct evbuffer *, int, const char *, size_t);
 void	 head_request_line(struct evbuffer *, const char *, size_t,
 	    const char *, size_t);
 
+/* fdslots.c: libevent's per-descriptor records, made in blocks */
+void	 fd_slots_make(int);
+
+/* slab.c: small records of one size, packed together */
+struct slab_chunk;
+struct slab {
+	size_t			 size;
+	LIST_HEAD(, slab_chunk)	 room;		/* chunks not full */
+	int			 nchunks;
+};
+void	*slab_get(struct slab *);
+void	 slab_put(struct slab *, void *);
+
 /* h2park.c: parking HTTP/2 connections */
 struct h2_nap;
 struct h2_nap *h2_nap_take(struct client *);
+void	 h2_nap_free(struct h2_nap *);
 int	 h2_wake(struct client *, const struct h2_nap *);
 void	 h2_nap_goaway(int, const struct h2_nap *);
 

@@ -41,6 +41,9 @@ SCALE_DURATION = env_num("BENCH_SCALE_DURATION", 1.5 if QUICK else 2.0)
 SCALE_LEVELS = [int(x) for x in os.environ.get(
     "BENCH_SCALE", "10,100,1000,10000").split(",") if x]
 IDLE_CONNS = env_num("BENCH_IDLE", 500 if QUICK else 2000, int)
+# Held idle this long before VmRSS is read: past every proxy's own idle
+# step (uxrpd parks an HTTP/2 connection after a second).
+IDLE_SETTLE = 3.0
 CONNS = 50
 STREAMS = 10
 CIPHER = "TLS_AES_128_GCM_SHA256"
@@ -761,7 +764,7 @@ def phase_idle(proxies, sslconf):
                     res[(proto, px.name)] = {"na": "idle client failed"}
                     continue
                 ok, failed = int(line[1]), int(line[2])
-                time.sleep(1.0)
+                time.sleep(IDLE_SETTLE)
                 after = rss_kib(px.pids())
                 r = {"ok": ok, "failed": failed, "na": None,
                      "cipher": line[3] if len(line) > 3 else "-",
