@@ -764,7 +764,7 @@ h2_flush(struct h2_session *s)
 	const uint8_t		*data;
 	ssize_t			 n = 0;
 
-	if (s->busy || s->dead)
+	if (s->busy || s->dead || s->ng == NULL)
 		return;
 	s->busy = 1;
 	for (;;) {
@@ -816,18 +816,13 @@ h2_websocket_mounts(void)
 
 /*
  * A session for c, its settings submitted. A connection woken from
- * parking has sent its preface long ago. Returns -1, c untouched, on
- * failure.
+ * parking has sent its preface long ago. Returns -1 on failure, c to
+ * be freed.
  */
 int
 h2_session_open(struct client *c, int woken)
 {
 	struct h2_session		*s;
-	nghttp2_session_callbacks	*cbs;
-	nghttp2_option			*opt;
-	nghttp2_settings_entry		 iv[4];
-	size_t				 niv = 3;
-	int				 r;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return (-1);
@@ -837,12 +832,25 @@ h2_session_open(struct client *c, int woken)
 	c->h2 = s;
 	if ((s->wake_ev = event_new(worker->base, -1, 0, h2_wake_cb,
 	    s)) == NULL)
-		goto fail;
+		return (-1);
+	return (h2_ng_new(s, woken));
+}
+
+/* The nghttp2 half of a session, new or woken from its sleep. */
+int
+h2_ng_new(struct h2_session *s, int woken)
+{
+	nghttp2_session_callbacks	*cbs;
+	nghttp2_option			*opt;
+	nghttp2_settings_entry		 iv[4];
+	size_t				 niv = 3;
+	int				 r;
+
 	if (nghttp2_session_callbacks_new(&cbs) != 0)
-		goto fail;
+		return (-1);
 	if (nghttp2_option_new(&opt) != 0) {
 		nghttp2_session_callbacks_del(cbs);
-		goto fail;
+		return (-1);
 	}
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cbs,
 	    h2_on_begin_headers);
@@ -866,8 +874,10 @@ h2_session_open(struct client *c, int woken)
 	r = nghttp2_session_server_new2(&s->ng, cbs, s, opt);
 	nghttp2_session_callbacks_del(cbs);
 	nghttp2_option_del(opt);
-	if (r != 0)
-		goto fail;
+	if (r != 0) {
+		s->ng = NULL;
+		return (-1);
+	}
 	iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
 	iv[0].value = H2_MAX_STREAMS;
 	iv[1].settings_id = NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE;
@@ -883,11 +893,8 @@ h2_session_open(struct client *c, int woken)
 	if (h2_submit_settings(s, iv, niv) != 0 ||
 	    nghttp2_session_set_local_window_size(s->ng, NGHTTP2_FLAG_NONE, 0,
 	    H2_CONN_WINDOW) != 0)
-		goto fail;
+		return (-1);
 	return (0);
- fail:
-	h2_free(c);
-	return (-1);
 }
 
 int
@@ -909,7 +916,11 @@ h2_session_run(struct client *c)
 	bufferevent_setwatermark(c->bev, EV_WRITE, PROXY_LOW_WATER, 0);
 	bufferevent_set_timeouts(c->bev, NULL, NULL);
 	bufferevent_enable(c->bev, c->tls ? EV_READ | EV_WRITE : EV_READ);
-	h2_idle(c->h2);
+	if (c->h2->idle_end == 0)
+		h2_idle(c->h2);
+	else
+		/* Woken: the idle time it had left goes on. */
+		h2_idle_timer(c->h2);
 	h2_read_cb(c->bev, c);
 }
 
@@ -933,6 +944,11 @@ h2_read_cb(struct bufferevent *bev, void *arg)
 	size_t			 len;
 	ssize_t			 n;
 
+	if (s->ng == NULL && evbuffer_get_length(in) > 0 &&
+	    h2_awake(s) == -1) {
+		client_free(c);
+		return;
+	}
 	while ((len = evbuffer_get_length(in)) > 0) {
 		if (len > 16384)
 			len = 16384;
@@ -993,6 +1009,10 @@ h2_free(struct client *c)
 		event_free(s->wake_ev);
 	if (s->ng != NULL)
 		nghttp2_session_del(s->ng);
+	if (s->nap != NULL) {
+		h2_nap_free(s->nap);
+		worker_nasleep--;
+	}
 	free(s);
 }
 
@@ -1028,6 +1048,10 @@ h2_goaway(struct client *c)
 
 	if (s->goaway)
 		return;
+	if (h2_awake(s) == -1) {
+		h2_close_later(s);
+		return;
+	}
 	s->goaway = 1;
 	nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE,
 	    nghttp2_session_get_last_proc_stream_id(s->ng),

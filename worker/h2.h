@@ -84,9 +84,12 @@ struct h2_session {
 	uint8_t			 fhdr_have;	/* frame header bytes seen */
 	uint8_t			 fhdr[3];	/* its length */
 	int			 no_prio;	/* its NO_RFC7540_PRIORITIES */
+	int64_t			 idle_end;	/* monotonic ms, or 0 */
+	struct h2_nap		*nap;		/* TLS, asleep: no ng */
 };
 
 int	 h2_session_open(struct client *, int);
+int	 h2_ng_new(struct h2_session *, int);
 void	 h2_session_run(struct client *);
 int	 h2_submit_settings(struct h2_session *, nghttp2_settings_entry *,
 	    size_t);
@@ -95,6 +98,8 @@ void	 h2_flush(struct h2_session *);
 /* h2park.c */
 void	 h2_track(struct h2_session *, const uint8_t *, size_t);
 void	 h2_idle(struct h2_session *);
+void	 h2_idle_timer(struct h2_session *);
+int	 h2_awake(struct h2_session *);
 void	 h2_park_timer(struct client *);
 void	 h2_park_maybe(struct client *);
 

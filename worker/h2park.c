@@ -44,6 +44,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <event2/buffer.h>
@@ -69,6 +70,7 @@ static const int32_t h2_nap_ids[H2_NAP_NSET] = {
 };
 
 struct h2_nap {
+	int64_t		 idle_end;	/* monotonic ms */
 	uint32_t	 remote[H2_NAP_NSET];
 	int32_t		 window;	/* the client's, for our DATA */
 	int32_t		 max_stream;
@@ -113,26 +115,55 @@ h2_track(struct h2_session *s, const uint8_t *p, size_t len)
 	}
 }
 
+static int64_t
+h2_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* Milliseconds of timeouts.idle left to the connection. */
+long
+h2_idle_left_ms(struct client *c)
+{
+	int64_t	 left = c->h2->idle_end - h2_now_ms();
+
+	return (left > 0 ? (long)left : 0);
+}
+
+static void
+h2_timer_ms(struct client *c, long ms)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(c->timer, &tv);
+}
+
 /*
- * No stream left: park after H2_PARK_AFTER_MS, or close after the idle
- * time. Waking costs a new session, and a client's HPACK table a round
- * trip each way: a connection parks after a second, not between the
- * requests of a busy client.
+ * No stream left: timeouts.idle starts. Waking costs a new session, and
+ * a client's HPACK table a round trip each way: a connection parks
+ * after H2_PARK_AFTER_MS, not between the requests of a busy client.
  */
 void
 h2_idle(struct h2_session *s)
 {
-	struct client	*c = s->c;
-	struct timeval	 tv;
+	s->idle_end = h2_now_ms() + worker->conf->timeouts.idle * 1000L;
+	h2_idle_timer(s);
+}
 
-	if (c->tls || worker->conf->timeouts.idle * 1000L <= H2_PARK_AFTER_MS) {
-		client_timer_set(c, worker->conf->timeouts.idle);
-		return;
-	}
-	tv.tv_sec = H2_PARK_AFTER_MS / 1000;
-	tv.tv_usec = (H2_PARK_AFTER_MS % 1000) * 1000;
-	evtimer_add(c->timer, &tv);
-	c->parking = 1;
+/* The timer for what comes first: parking, or the end of idle time. */
+void
+h2_idle_timer(struct h2_session *s)
+{
+	struct client	*c = s->c;
+	long		 left = h2_idle_left_ms(c);
+
+	c->parking = left > H2_PARK_AFTER_MS;
+	h2_timer_ms(c, c->parking ? H2_PARK_AFTER_MS : left);
 }
 
 /* The connection has been idle H2_PARK_AFTER_MS: park it, now or soon. */
@@ -141,15 +172,10 @@ h2_park_timer(struct client *c)
 {
 	struct h2_session	*s = c->h2;
 	nghttp2_settings_entry	 iv;
-	struct timeval		 tv;
-	long			 ms;
 
 	/* The rest of the idle time, if it cannot park. */
-	ms = worker->conf->timeouts.idle * 1000L - H2_PARK_AFTER_MS;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
 	c->parking = 0;
-	evtimer_add(c->timer, &tv);
+	h2_timer_ms(c, h2_idle_left_ms(c));
 	s->park_wanted = 1;
 	if (!s->shrunk &&
 	    nghttp2_session_get_hd_inflate_dynamic_table_size(s->ng) > 0) {
@@ -164,11 +190,31 @@ h2_park_timer(struct client *c)
 	h2_park_maybe(c);
 }
 
-/* Parks c if it is between frames with nothing to say; c may be gone. */
+/*
+ * Parks c if it is between frames with nothing to say; a cleartext c
+ * is gone then. Over TLS, the connection stays and only its nghttp2
+ * session goes, until the next byte (h2_awake()).
+ */
 void
 h2_park_maybe(struct client *c)
 {
-	(void)client_park(c);
+	struct h2_session	*s = c->h2;
+	struct h2_nap		*nap;
+
+	if (!c->tls) {
+		(void)client_park(c);
+		return;
+	}
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) != 0 ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) != 0 ||
+	    (nap = h2_nap_take(c)) == NULL)
+		return;
+	nghttp2_session_del(s->ng);
+	s->ng = NULL;
+	s->nap = nap;
+	s->park_wanted = 0;
+	worker_nasleep++;
+	park_released();
 }
 
 /* What the parked connection keeps, or NULL when it cannot park yet. */
@@ -179,7 +225,7 @@ h2_nap_take(struct client *c)
 	struct h2_nap		*nap;
 	int			 i;
 
-	if (s == NULL || s->ng == NULL || c->tls || s->goaway || s->dead ||
+	if (s == NULL || s->ng == NULL || s->goaway || s->dead ||
 	    s->busy || s->nstreams > 0 || !s->got_settings ||
 	    s->settings_unacked > 0 || s->skip > 0 || s->fhdr_have > 0 ||
 	    nghttp2_session_want_write(s->ng) ||
@@ -193,6 +239,7 @@ h2_nap_take(struct client *c)
 	nap->window = nghttp2_session_get_remote_window_size(s->ng) -
 	    s->send_debt;
 	nap->max_stream = s->max_stream;
+	nap->idle_end = s->idle_end;
 	nap->no_prio = s->no_prio;
 	nap->shrunk = s->shrunk;
 	return (nap);
@@ -241,14 +288,13 @@ h2_discard(struct h2_session *s)
 }
 
 /*
- * The parked connection c has something to say: a new session, shown
- * its past, takes over. nap stays the caller's. Returns -1 on failure,
- * the connection to be closed.
+ * Shows a new nghttp2 session of s the past of its connection. nap
+ * stays the caller's. Returns -1 on failure, the connection to be
+ * closed.
  */
-int
-h2_wake(struct client *c, const struct h2_nap *nap)
+static int
+h2_replay(struct h2_session *s, const struct h2_nap *nap)
 {
-	struct h2_session	*s;
 	nghttp2_settings_entry	 iv;
 	uint8_t			 past[3 * H2_FRAME_HD +
 				    6 * (H2_NAP_NSET + 1) + 4 +
@@ -257,9 +303,7 @@ h2_wake(struct client *c, const struct h2_nap *nap)
 	ssize_t			 n;
 	int			 i, nset;
 
-	if (h2_session_open(c, 1) == -1)
-		return (-1);
-	s = c->h2;
+	/* Our SETTINGS and WINDOW_UPDATE: the client has them. */
 	if (h2_discard(s) == -1)
 		return (-1);
 	nset = H2_NAP_NSET + (nap->no_prio >= 0);
@@ -290,14 +334,55 @@ h2_wake(struct client *c, const struct h2_nap *nap)
 		return (-1);
 	s->send_debt = nap->window < H2_DEFAULT_WINDOW ?
 	    H2_DEFAULT_WINDOW - nap->window : 0;
+	s->idle_end = nap->idle_end;
 	if (nap->shrunk) {
 		iv.settings_id = NGHTTP2_SETTINGS_HEADER_TABLE_SIZE;
 		iv.value = H2_DEFAULT_TABLE;
 		if (h2_submit_settings(s, &iv, 1) == -1)
 			return (-1);
 	}
+	return (0);
+}
+
+/*
+ * The parked connection c has something to say: a new session, shown
+ * its past, takes over. nap stays the caller's. Returns -1 on failure,
+ * the connection to be closed.
+ */
+int
+h2_wake(struct client *c, const struct h2_nap *nap)
+{
+	if (h2_session_open(c, 1) == -1 || h2_replay(c->h2, nap) == -1)
+		return (-1);
 	h2_session_run(c);
 	return (0);
+}
+
+/*
+ * A TLS connection whose session was put to sleep has something to say
+ * (or is to be told GOAWAY). Returns -1 on failure, the connection to
+ * be closed.
+ */
+int
+h2_awake(struct h2_session *s)
+{
+	struct h2_nap	*nap = s->nap;
+	int		 r;
+
+	if (s->ng != NULL)
+		return (0);
+	s->nap = NULL;
+	worker_nasleep--;
+	s->settings_unacked = 0;
+	s->got_settings = 0;
+	s->shrunk = 0;
+	s->send_debt = 0;
+	s->debt_held = 0;
+	r = h2_ng_new(s, 1) == -1 || h2_replay(s, nap) == -1 ? -1 : 0;
+	h2_nap_free(nap);
+	if (r == 0)
+		h2_idle_timer(s);
+	return (r);
 }
 
 /*

@@ -67,6 +67,7 @@ struct park_sweep {
 };
 
 int		 worker_nparked;
+int		 worker_nasleep;
 static struct slab park_slab = { sizeof(struct parked), { NULL }, 0 };
 static int	 released_since_trim;	/* connections parked or closed */
 
@@ -162,8 +163,8 @@ client_park(struct client *c)
 		return (-1);
 	if (c->h2 != NULL && (nap = h2_nap_take(c)) == NULL)
 		return (-1);
-	ms = worker->conf->timeouts.idle * 1000L -
-	    (c->h2 != NULL ? H2_PARK_AFTER_MS : PARK_AFTER_MS);
+	ms = c->h2 != NULL ? h2_idle_left_ms(c) :
+	    worker->conf->timeouts.idle * 1000L - PARK_AFTER_MS;
 	tv.tv_sec = ms > 0 ? ms / 1000 : 0;
 	tv.tv_usec = ms > 0 ? (ms % 1000) * 1000 : 0;
 	if ((p = slab_get(&park_slab)) == NULL) {

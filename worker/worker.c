@@ -117,7 +117,7 @@ worker_stats_cb(evutil_socket_t fd, short events, void *arg)
 	memset(&st, 0, sizeof(st));
 	st.worker_id = worker->id;
 	st.connections = worker->nclients + worker_nparked;
-	st.idle = worker_nparked;
+	st.idle = worker_nparked + worker_nasleep;
 	st.requests = worker->requests;
 	st.errors = worker->errors;
 	imsgev_compose(&worker->iev, IMSG_WORKER_STATS, 0, -1, &st,

@@ -335,11 +335,13 @@ void	 slab_put(struct slab *, void *);
 struct h2_nap;
 struct h2_nap *h2_nap_take(struct client *);
 void	 h2_nap_free(struct h2_nap *);
+long	 h2_idle_left_ms(struct client *);
 int	 h2_wake(struct client *, const struct h2_nap *);
 void	 h2_nap_goaway(int, const struct h2_nap *);
 
 /* park.c: idle keep-alive connections held small */
 extern int worker_nparked;
+extern int worker_nasleep;		/* TLS HTTP/2, session freed */
 int	 client_park(struct client *);
 void	 park_close_all(void);
 void	 park_trim(int);

@@ -7,6 +7,7 @@ cancellation, and abuse limits."""
 import hashlib
 import json
 import socket
+import ssl
 import subprocess
 import time
 
@@ -24,9 +25,17 @@ from origins import Chunked, Echo, Fixed, Never, Stream, gen_blocks
 class H2:
     """A small HTTP/2 client over a raw socket, driven by the test."""
 
-    def __init__(self, port, validate=True, window=None, ack=True):
+    def __init__(self, port, validate=True, window=None, ack=True,
+                 tls=False):
         self.sock = socket.create_connection(("127.0.0.1", port),
                                              timeout=10 * SCALE)
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            ctx.set_alpn_protocols(["h2"])
+            self.sock = ctx.wrap_socket(self.sock, server_hostname="a.test")
+            assert self.sock.selected_alpn_protocol() == "h2"
         cfg = h2.config.H2Configuration(
             client_side=True, header_encoding=None,
             validate_outbound_headers=validate,
