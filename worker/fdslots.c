@@ -20,12 +20,16 @@
  * one by one as connections arrive, each lands among the memory of its
  * connection and keeps that page from going back to the system when
  * the connection parks or closes: thousands of idle connections held
- * as many pages. Made here in blocks, ahead of use, they share pages.
- * An event added and deleted in one turn of the loop costs no system
- * call (the epoll change list cancels out).
+ * as many pages. Made here ahead of use, they share pages: when the
+ * worker starts, for the descriptors it may open (up to
+ * FD_SLOTS_AT_START), while malloc takes them from fresh memory (made
+ * later, they would fill the holes connections left, one to a page);
+ * past that, in blocks. An event added and deleted in one turn of the
+ * loop costs no system call (the epoll change list cancels out).
  */
 
 #include <sys/types.h>
+#include <sys/resource.h>
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
@@ -34,6 +38,7 @@
 #include "worker.h"
 
 #define FD_SLOTS_BLOCK	1024
+#define FD_SLOTS_AT_START 32768	/* 32 bytes each */
 
 static int	 fd_slots_made;		/* numbers below this have one */
 
@@ -62,4 +67,17 @@ fd_slots_make(int fd)
 		event_del(&ev);
 	}
 	fd_slots_made = end;
+}
+
+/* At the start: records for every descriptor the limit allows, or many. */
+void
+fd_slots_init(void)
+{
+	struct rlimit	 rl;
+	rlim_t		 n = FD_SLOTS_AT_START;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < n)
+		n = rl.rlim_cur;
+	if (n > 0)
+		fd_slots_make((int)n - 1);
 }

@@ -567,6 +567,7 @@ worker_main(int id, int debug, int verbose)
 	    -1 || (worker->base = event_base_new_with_config(cfg)) == NULL)
 		fatalx("event_base_new");
 	event_config_free(cfg);
+	fd_slots_init();
 	if ((worker->accept_ev = evtimer_new(worker->base,
 	    worker_accept_resume, NULL)) == NULL)
 		fatalx("evtimer_new");

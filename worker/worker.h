@@ -320,6 +320,7 @@ void	 head_request_line(struct evbuffer *, const char *, size_t,
 
 /* fdslots.c: libevent's per-descriptor records, made in blocks */
 void	 fd_slots_make(int);
+void	 fd_slots_init(void);
 
 /* slab.c: small records of one size, packed together */
 struct slab_chunk;
