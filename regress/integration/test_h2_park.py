@@ -290,3 +290,28 @@ def test_nghttp2_client_across_parking(pd):
     out = h.communicate()[0].decode()
     assert "3 succeeded, 0 failed, 0 errored" in out, out
     assert (1, 1) in seen, seen
+
+
+def test_protocol_error_after_waking(pd):
+    """A parked connection that wakes to a broken frame (DATA on stream
+    0) gets GOAWAY PROTOCOL_ERROR from its new session and is closed;
+    the worker serves on."""
+    d = pd
+    c = client(d)
+    try:
+        get(c, "/8")
+        assert parked(d, c), counts(d)
+        c.sock.sendall(frame(0, 0, 0, b"xx"))
+        frames = read_frames(c.sock, lambda fs: any(f[0] == GOAWAY
+                                                    for f in fs),
+                             10 * SCALE)
+    finally:
+        c.close()
+    goaway = [f for f in frames if f[0] == GOAWAY]
+    assert goaway, frames
+    assert struct.unpack(">I", goaway[0][3][4:8])[0] == 1   # PROTOCOL
+    c = client(d)
+    try:
+        assert get(c, "/9")["data"] == b"x" * 9
+    finally:
+        c.close()
