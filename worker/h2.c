@@ -171,6 +171,16 @@ h2_stream_free(struct h2_stream *st)
 	h2_nspares++;
 }
 
+/* A stream whose DATA waited (no bytes, or no window) is tried again. */
+static void
+h2_stream_resume(struct h2_stream *st)
+{
+	if (!st->deferred)
+		return;
+	st->deferred = 0;
+	nghttp2_session_resume_data(st->s->ng, st->id);
+}
+
 /* Counts an event of a kind a peer could flood; 1 when over bound. */
 static int
 h2_rate(struct h2_session *s, int *counter, int max)
@@ -527,6 +537,7 @@ h2_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
 	struct h2_stream	*st;
 	size_t			 i;
 
+	(void)ng;
 	switch (frame->hd.type) {
 	case NGHTTP2_RST_STREAM:
 		if (h2_rate(s, &s->resets, H2_RESETS_PER_SEC))
@@ -536,12 +547,8 @@ h2_on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
 		if (frame->hd.stream_id == 0 && s->debt_held) {
 			/* The window owed to a parked past may be open now. */
 			s->debt_held = 0;
-			TAILQ_FOREACH(st, &s->streams, entry) {
-				if (!st->deferred)
-					continue;
-				st->deferred = 0;
-				nghttp2_session_resume_data(ng, st->id);
-			}
+			TAILQ_FOREACH(st, &s->streams, entry)
+				h2_stream_resume(st);
 		}
 		return (0);
 	case NGHTTP2_SETTINGS:
@@ -1100,10 +1107,7 @@ h2_resp_more(void *arg)
 {
 	struct h2_stream	*st = arg;
 
-	if (st->deferred) {
-		st->deferred = 0;
-		nghttp2_session_resume_data(st->s->ng, st->id);
-	}
+	h2_stream_resume(st);
 	h2_kick(st->s);
 }
 
@@ -1253,10 +1257,7 @@ h2_done(void *arg, enum front_end how)
 		    NGHTTP2_INTERNAL_ERROR);
 	} else {
 		st->resp_eof = 1;
-		if (st->deferred) {
-			st->deferred = 0;
-			nghttp2_session_resume_data(st->s->ng, st->id);
-		}
+		h2_stream_resume(st);
 	}
 	h2_kick(st->s);
 }
