@@ -122,6 +122,13 @@ client_new(struct bufferevent *bev, struct sockaddr *sa, int tls)
 		return (NULL);
 	}
 	c->bev = bev;
+	/*
+	 * A new bufferevent starts enabled for writing, which would send
+	 * a plain socket's first answer through the write event (two
+	 * epoll_ctl) instead of at once: see client_flush().
+	 */
+	if (!tls)
+		bufferevent_disable(bev, EV_WRITE);
 	/* libevent writes 16 KiB per writable event unless told more. */
 	bufferevent_set_max_single_write(bev, PROXY_HIGH_WATER);
 	bufferevent_set_max_single_read(bev, PROXY_HIGH_WATER);

@@ -146,7 +146,7 @@ h2_timer_ms(struct client *c, long ms)
 /*
  * No stream left: timeouts.idle starts. Waking costs a new session, and
  * a client's HPACK table a round trip each way: a connection parks
- * after H2_PARK_AFTER_MS, not between the requests of a busy client.
+ * after PARK_AFTER_MS, not between the requests of a busy client.
  */
 void
 h2_idle(struct h2_session *s)
@@ -162,11 +162,11 @@ h2_idle_timer(struct h2_session *s)
 	struct client	*c = s->c;
 	long		 left = h2_idle_left_ms(c);
 
-	c->parking = left > H2_PARK_AFTER_MS;
-	h2_timer_ms(c, c->parking ? H2_PARK_AFTER_MS : left);
+	c->parking = left > PARK_AFTER_MS;
+	h2_timer_ms(c, c->parking ? PARK_AFTER_MS : left);
 }
 
-/* The connection has been idle H2_PARK_AFTER_MS: park it, now or soon. */
+/* The connection has been idle PARK_AFTER_MS: park it, now or soon. */
 void
 h2_park_timer(struct client *c)
 {

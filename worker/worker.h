@@ -36,8 +36,7 @@
 #define PROXY_LOW_WATER		(64 * 1024)
 #define H2_STREAM_HIGH_WATER	(64 * 1024)	/* streams share a socket */
 #define LINGER_SECS		2
-#define PARK_AFTER_MS		50	/* idle keep-alive: see park.c */
-#define H2_PARK_AFTER_MS	1000	/* HTTP/2: see h2park.c */
+#define PARK_AFTER_MS		1000	/* idle keep-alive: see park.c */
 
 struct bufferevent;
 struct evbuffer;

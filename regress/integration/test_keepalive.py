@@ -204,7 +204,7 @@ def park_srv(mbench):
 
 
 def test_idle_connection_parks_and_wakes(park_srv):
-    """Idle for a moment (50 ms), a keep-alive connection is held small
+    """Idle for a second, a keep-alive connection is held small
     (counted as idle); its next requests, pipelined or not, are served
     as before."""
     d = park_srv
