@@ -207,7 +207,10 @@ client_free(struct client *c)
 		exchange_client_gone(ex, "client-closed");
 	if (c->h2 != NULL)
 		h2_free(c);
-	bufferevent_free(c->bev);
+	if (c->tls)
+		tls_bev_free(c->bev, c->parked);
+	else
+		bufferevent_free(c->bev);
 	event_free(c->timer);
 	TAILQ_REMOVE(&worker->clients, c, entry);
 	worker->nclients--;
@@ -527,7 +530,7 @@ client_next(struct client *c)
 	c->state = CS_HEAD;
 	bufferevent_set_timeouts(c->bev, NULL, NULL);
 	bufferevent_enable(c->bev, EV_READ);
-	if (!c->tls && worker->conf->timeouts.idle * 1000L > PARK_AFTER_MS) {
+	if (worker->conf->timeouts.idle * 1000L > PARK_AFTER_MS) {
 		tv.tv_sec = PARK_AFTER_MS / 1000;
 		tv.tv_usec = (PARK_AFTER_MS % 1000) * 1000;
 		evtimer_add(c->timer, &tv);

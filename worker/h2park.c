@@ -191,9 +191,10 @@ h2_park_timer(struct client *c)
 }
 
 /*
- * Parks c if it is between frames with nothing to say; a cleartext c
- * is gone then. Over TLS, the connection stays and only its nghttp2
- * session goes, until the next byte (h2_awake()).
+ * Parks c if it is between frames with nothing to say; c is gone then.
+ * A TLS connection that cannot park (OpenSSL holds bytes of a record)
+ * stays, and only its nghttp2 session goes until the next byte
+ * (h2_awake()).
  */
 void
 h2_park_maybe(struct client *c)
@@ -201,10 +202,8 @@ h2_park_maybe(struct client *c)
 	struct h2_session	*s = c->h2;
 	struct h2_nap		*nap;
 
-	if (!c->tls) {
-		(void)client_park(c);
+	if (client_park(c) == 0 || !c->tls)
 		return;
-	}
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) != 0 ||
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) != 0 ||
 	    (nap = h2_nap_take(c)) == NULL)
@@ -390,12 +389,15 @@ h2_awake(struct h2_session *s)
  * session would be, and closed.
  */
 void
-h2_nap_goaway(int fd, const struct h2_nap *nap)
+h2_nap_goaway(int fd, struct ssl_st *ssl, const struct h2_nap *nap)
 {
 	uint8_t		 frame[H2_FRAME_HD + 8], *q = frame;
 
 	q = h2_put_hd(q, 8, NGHTTP2_GOAWAY, NGHTTP2_FLAG_NONE, 0);
 	q = h2_put32(q, (uint32_t)nap->max_stream);
 	q = h2_put32(q, NGHTTP2_NO_ERROR);
-	(void)send(fd, frame, q - frame, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (ssl != NULL)
+		tls_send_now(ssl, frame, q - frame);
+	else
+		(void)send(fd, frame, q - frame, MSG_DONTWAIT | MSG_NOSIGNAL);
 }

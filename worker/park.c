@@ -17,11 +17,11 @@
 
 /*
  * Keep-alive connections that stay idle give back their buffers: after
- * PARK_AFTER_MS without a byte, an HTTP/1.x connection on a plain
- * socket is held by a small record (one event for both its next byte
- * and its idle timeout, and the client's address) instead of its
- * client, bufferevent and timer; an HTTP/2 one by the same and what
- * h2park.c keeps of its session. Its next byte makes it a client again;
+ * PARK_AFTER_MS without a byte, an HTTP/1.x connection is held by a
+ * small record (one event for both its next byte and its idle timeout,
+ * the client's address, and over TLS its SSL) instead of its client,
+ * bufferevent and timer; an HTTP/2 one by the same and what h2park.c
+ * keeps of its session. Its next byte makes it a client again;
  * its close just ends it. A client sending request after request never
  * parks and pays nothing for this. The wait is a second: with 10000
  * clients each sending a request every few hundred milliseconds, a
@@ -48,6 +48,8 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include <openssl/ssl.h>
+
 #include "uxrp.h"
 #include "worker.h"
 
@@ -58,6 +60,7 @@
 struct parked {
 	struct event		 ev;	/* its next byte, or idle too long */
 	struct h2_nap		*nap;	/* HTTP/2: what its session knew */
+	SSL			*ssl;	/* TLS: its connection state */
 	uint8_t			 family;
 	uint8_t			 addr[16];
 	uint16_t		 port;	/* network order */
@@ -106,11 +109,22 @@ park_forget(struct parked *p)
 	slab_put(&park_slab, p);
 }
 
+/* The socket, and its TLS, of a parked connection that will not wake. */
+static void
+park_close(int fd, SSL *ssl)
+{
+	if (ssl != NULL)
+		tls_close(fd, ssl);
+	else
+		close(fd);
+}
+
 static void
 park_wake(evutil_socket_t fd, short events, void *arg)
 {
 	struct parked		*p = arg;
 	struct h2_nap		*nap = p->nap;
+	SSL			*ssl = p->ssl;
 	struct sockaddr_storage	 ss;
 	struct bufferevent	*bev;
 	struct client		*c;
@@ -125,18 +139,25 @@ park_wake(evutil_socket_t fd, short events, void *arg)
 	if (nap != NULL && !(events & EV_READ))
 		/* Idle too long: HTTP/2 says GOAWAY first, from a session. */
 		n = 1;
-	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR) ||
-	    (bev = bufferevent_socket_new(worker->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+	bev = NULL;
+	if (n > 0 || (n == -1 && (errno == EAGAIN || errno == EINTR)))
+		bev = ssl != NULL ? tls_bev_resume(fd, ssl) :
+		    bufferevent_socket_new(worker->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
 		park_forget(p);
 		h2_nap_free(nap);
-		close(fd);
+		park_close(fd, ssl);
 		return;
 	}
-	if ((c = client_new(bev, (struct sockaddr *)&ss, 0)) == NULL) {
+	if ((c = client_new(bev, (struct sockaddr *)&ss, ssl != NULL)) ==
+	    NULL) {
 		park_forget(p);
 		h2_nap_free(nap);
-		bufferevent_free(bev);
+		if (ssl != NULL)
+			tls_bev_free(bev, 0);
+		else
+			bufferevent_free(bev);
 		return;
 	}
 	if (nap != NULL) {
@@ -172,12 +193,15 @@ client_park(struct client *c)
 	struct sockaddr_in	*sin;
 	struct sockaddr_in6	*sin6;
 	struct timeval		 tv;
+	SSL			*ssl = NULL;
 	long			 ms;
 	int			 fd;
 
-	if (c->tls || c->ex != NULL ||
+	if (c->ex != NULL ||
 	    evbuffer_get_length(bufferevent_get_input(c->bev)) != 0 ||
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) != 0)
+		return (-1);
+	if (c->tls && (ssl = tls_bev_idle(c->bev)) == NULL)
 		return (-1);
 	if (c->h2 != NULL && (nap = h2_nap_take(c)) == NULL)
 		return (-1);
@@ -190,6 +214,7 @@ client_park(struct client *c)
 		return (-1);
 	}
 	p->nap = nap;
+	p->ssl = ssl;
 	p->family = c->peer.ss_family;
 	if (p->family == AF_INET) {
 		sin = (struct sockaddr_in *)&c->peer;
@@ -209,7 +234,9 @@ client_park(struct client *c)
 		return (-1);
 	}
 	/* The bufferevent lets go of the socket without closing it. */
-	if (bufferevent_setfd(c->bev, -1) == -1) {
+	if (c->tls)
+		c->parked = 1;
+	else if (bufferevent_setfd(c->bev, -1) == -1) {
 		park_forget(p);
 		h2_nap_free(nap);
 		return (-1);
@@ -260,10 +287,10 @@ park_close_all(void)
 			event_del(&sw.p[i]->ev);
 			if (sw.p[i]->nap != NULL) {
 				h2_nap_goaway(event_get_fd(&sw.p[i]->ev),
-				    sw.p[i]->nap);
+				    sw.p[i]->ssl, sw.p[i]->nap);
 				h2_nap_free(sw.p[i]->nap);
 			}
-			close(event_get_fd(&sw.p[i]->ev));
+			park_close(event_get_fd(&sw.p[i]->ev), sw.p[i]->ssl);
 			slab_put(&park_slab, sw.p[i]);
 			worker_nparked--;
 		}

@@ -354,20 +354,81 @@ tls_accept(int fd, struct sockaddr *sa, struct wlistener *wl)
 		close(fd);
 		return;
 	}
+	/* Not BEV_OPT_CLOSE_ON_FREE: see tls_bev_free(). */
 	bev = bufferevent_openssl_socket_new(worker->base, fd, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	    BUFFEREVENT_SSL_ACCEPTING, 0);
 	if (bev == NULL) {
-		SSL_free(ssl);
-		close(fd);
+		tls_close(fd, ssl);
 		return;
 	}
 	/* A client that leaves without close_notify is not an error. */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	if ((c = client_new(bev, sa, 1)) == NULL) {
-		bufferevent_free(bev);
+		tls_bev_free(bev, 0);
 		return;
 	}
 	bufferevent_setcb(bev, NULL, NULL, tls_event_cb, c);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	client_timer_set(c, worker->conf->timeouts.request_header);
+}
+
+void
+tls_close(int fd, SSL *ssl)
+{
+	SSL_free(ssl);
+	close(fd);
+}
+
+/*
+ * A client's TLS bufferevent leaves its socket and SSL alone when freed,
+ * so that a parked connection keeps them (keep); else they go too.
+ */
+void
+tls_bev_free(struct bufferevent *bev, int keep)
+{
+	SSL	*ssl = bufferevent_openssl_get_ssl(bev);
+	int	 fd = bufferevent_getfd(bev);
+
+	bufferevent_free(bev);
+	if (!keep && ssl != NULL)
+		SSL_free(ssl);
+	if (!keep && fd != -1)
+		close(fd);
+}
+
+/*
+ * The SSL of a client with nothing of a record left unread in OpenSSL,
+ * which can be parked: its next byte will show on the socket. NULL when
+ * OpenSSL holds what the socket will not show again.
+ */
+SSL *
+tls_bev_idle(struct bufferevent *bev)
+{
+	SSL	*ssl = bufferevent_openssl_get_ssl(bev);
+
+	if (ssl == NULL || SSL_in_init(ssl) || SSL_has_pending(ssl) ||
+	    SSL_get_shutdown(ssl) != 0)
+		return (NULL);
+	return (ssl);
+}
+
+/* A parked TLS connection's next byte: a client bufferevent again. */
+struct bufferevent *
+tls_bev_resume(int fd, SSL *ssl)
+{
+	struct bufferevent	*bev;
+
+	bev = bufferevent_openssl_socket_new(worker->base, fd, ssl,
+	    BUFFEREVENT_SSL_OPEN, 0);
+	if (bev != NULL)
+		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return (bev);
+}
+
+/* As much as the socket takes at once, for a connection about to close. */
+void
+tls_send_now(SSL *ssl, const void *buf, size_t len)
+{
+	(void)SSL_write(ssl, buf, (int)len);
+	ERR_clear_error();
 }

@@ -70,6 +70,7 @@ struct client {
 	int			 nrequests;
 	int			 out_paused;	/* pipelined answers unread */
 	int			 parking;	/* the timer is park.c's */
+	int			 parked;	/* socket and TLS live on in park.c */
 	struct exchange		*ex;
 	struct event		*timer;
 	struct h2_session	*h2;
@@ -285,6 +286,11 @@ void	 tls_set_tickets(const struct imsg *);
 void	 tls_accept(int, struct sockaddr *, struct wlistener *);
 struct ssl_st;
 struct ssl_st *tls_origin_new(const struct origin_conf *);
+void	 tls_bev_free(struct bufferevent *, int);
+struct ssl_st *tls_bev_idle(struct bufferevent *);
+struct bufferevent *tls_bev_resume(int, struct ssl_st *);
+void	 tls_close(int, struct ssl_st *);
+void	 tls_send_now(struct ssl_st *, const void *, size_t);
 
 /* proxyproto.c: the PROXY protocol on listeners */
 ssize_t	 proxyproto_parse(const unsigned char *, size_t,
@@ -337,7 +343,7 @@ struct h2_nap *h2_nap_take(struct client *);
 void	 h2_nap_free(struct h2_nap *);
 long	 h2_idle_left_ms(struct client *);
 int	 h2_wake(struct client *, const struct h2_nap *);
-void	 h2_nap_goaway(int, const struct h2_nap *);
+void	 h2_nap_goaway(int, struct ssl_st *, const struct h2_nap *);
 
 /* park.c: idle keep-alive connections held small */
 extern int worker_nparked;
