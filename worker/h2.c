@@ -1147,13 +1147,15 @@ h2_submit(struct h2_stream *st, nghttp2_nv *nva, size_t n, int body,
 static void
 h2_resp_head(void *arg, struct exchange *ex, const struct http_response *resp)
 {
+	/* Names of a head fit in the head; nghttp2 copies them. */
+	static char		 lowered[ORIGIN_HEAD_MAX];
 	struct h2_stream	*st = arg;
 	nghttp2_nv		 nva[HTTP_MAX_FIELDS + 2];
-	char			 status[4], names[HTTP_MAX_FIELDS][64];
+	char			 status[4];
 	char			 clen[32];
 	const struct http_field	*f;
 	char			*lower;
-	size_t			 n = 0, j;
+	size_t			 n = 0, j, used = 0;
 	int			 i, interim = resp->status < 200;
 
 	if (ex->tunnel) {
@@ -1171,10 +1173,10 @@ h2_resp_head(void *arg, struct exchange *ex, const struct http_response *resp)
 		    http_hop_by_hop(f, resp->fields, resp->nfields) ||
 		    (ex->tunnel && http_field_is(f, "sec-websocket-accept")))
 			continue;
-		/* Long names are rare: lower-case them in place if so. */
-		lower = f->namelen < sizeof(names[0]) ? names[i] : NULL;
-		if (lower == NULL)
-			continue;
+		if (f->namelen > sizeof(lowered) - used)
+			break;		/* not in a head of ORIGIN_HEAD_MAX */
+		lower = lowered + used;
+		used += f->namelen;
 		for (j = 0; j < f->namelen; j++)
 			lower[j] = tolower((unsigned char)f->name[j]);
 		h2_nv(&nva[n++], lower, f->namelen, f->value, f->valuelen);

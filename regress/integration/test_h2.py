@@ -316,6 +316,24 @@ def test_length_passed_on_and_several_set_cookies(srv):
     assert bytes(st["data"]) == b"hello"
 
 
+def test_long_and_many_response_field_names(srv):
+    """Every end-to-end field reaches an h2 client lower-cased, however
+    long its name: 100 fields, one with a 200-byte name."""
+    long_name = "X-" + "Long" * 49 + "Nm"
+    fields = [("X-Field-%d" % i, str(i)) for i in range(99)]
+    srv.origin.behaviour = Fixed(200, fields + [(long_name, "kept")],
+                                 b"ok")
+    c = H2(srv.port)
+    try:
+        st = c.done(c.request("/app/f"))
+    finally:
+        c.close()
+    h = hdict(st["headers"])
+    assert h[long_name.lower()] == "kept"
+    assert all(h["x-field-%d" % i] == str(i) for i in range(99))
+    assert bytes(st["data"]) == b"ok"
+
+
 def test_head_and_204_carry_no_data(srv):
     c = H2(srv.port)
     try:
