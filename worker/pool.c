@@ -39,6 +39,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/event_struct.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -57,6 +58,7 @@ struct pool {
 	TAILQ_HEAD(pool_idle_list, origin_conn) idle;
 	int				 nidle;
 	int				 idle_low;	/* least nidle since purge */
+	int				 rest_low;	/* least nidle, last second */
 	TAILQ_HEAD(, pool_connect)	 waiting;	/* would take an idle one */
 	struct event			*handover;
 	enum origin_state		 state;
@@ -95,7 +97,12 @@ static void	pool_ev_cb(evutil_socket_t, short, void *);
 static void	pool_handover_cb(evutil_socket_t, short, void *);
 static void	pool_idle_add(struct origin_conn *);
 static void	pool_connect_free(struct pool_connect *);
-static void	pool_idle_take(struct origin_conn *, struct exchange *);
+static int	pool_idle_take(struct origin_conn *, struct exchange *);
+static struct bufferevent *pool_bev_new(int);
+
+/* Apart from malloc's heap: see slab.c. */
+static struct slab	pool_oc_slab = { sizeof(struct origin_conn), { NULL }, 0 };
+static struct slab	pool_rest_slab = { sizeof(struct event), { NULL }, 0 };
 
 void
 pool_init(void)
@@ -289,12 +296,12 @@ pool_conn_new(struct pool *p, int fd)
 	SSL			*ssl;
 
 	fd_slots_make(fd);
-	if ((oc = calloc(1, sizeof(*oc))) == NULL)
+	if ((oc = slab_get(&pool_oc_slab)) == NULL)
 		return (NULL);
 	oc->pool = p;
 	if (p->origin->tls.enabled) {
 		if ((ssl = tls_origin_new(p->origin)) == NULL) {
-			free(oc);
+			slab_put(&pool_oc_slab, oc);
 			return (NULL);
 		}
 		oc->bev = bufferevent_openssl_socket_new(worker->base, fd, ssl,
@@ -302,17 +309,23 @@ pool_conn_new(struct pool *p, int fd)
 		if (oc->bev == NULL)
 			SSL_free(ssl);
 	} else {
-		oc->bev = bufferevent_socket_new(worker->base, fd,
-		    BEV_OPT_CLOSE_ON_FREE);
+		oc->bev = pool_bev_new(fd);
 		oc->plain = 1;
 	}
 	if (oc->bev == NULL) {
-		free(oc);
+		slab_put(&pool_oc_slab, oc);
 		return (NULL);
 	}
 	bufferevent_set_max_single_write(oc->bev, PROXY_HIGH_WATER);
 	bufferevent_set_max_single_read(oc->bev, PROXY_HIGH_WATER);
 	return (oc);
+}
+
+static struct bufferevent *
+pool_bev_new(int fd)
+{
+	return (bufferevent_socket_new(worker->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE));
 }
 
 /*
@@ -663,15 +676,36 @@ pool_idle_remove(struct origin_conn *oc)
 	oc->idle = 0;
 	if (--p->nidle < p->idle_low)
 		p->idle_low = p->nidle;
+	if (p->nidle < p->rest_low)
+		p->rest_low = p->nidle;
 }
 
-static void
+/*
+ * An idle connection for ex. A resting one gets a bufferevent again;
+ * -1 if it cannot, and the connection is closed.
+ */
+static int
 pool_idle_take(struct origin_conn *oc, struct exchange *ex)
 {
 	pool_idle_remove(oc);
-	bufferevent_setcb(oc->bev, NULL, NULL, NULL, NULL);
-	bufferevent_set_timeouts(oc->bev, NULL, NULL);
+	if (oc->resting) {
+		oc->bev = pool_bev_new(event_get_fd(oc->rest));
+		if (oc->bev == NULL) {
+			pool_close(oc);
+			return (-1);
+		}
+		bufferevent_set_max_single_write(oc->bev, PROXY_HIGH_WATER);
+		bufferevent_set_max_single_read(oc->bev, PROXY_HIGH_WATER);
+		event_del(oc->rest);
+		slab_put(&pool_rest_slab, oc->rest);
+		oc->rest = NULL;
+		oc->resting = 0;
+	} else {
+		bufferevent_setcb(oc->bev, NULL, NULL, NULL, NULL);
+		bufferevent_set_timeouts(oc->bev, NULL, NULL);
+	}
 	oc->ex = ex;
+	return (0);
 }
 
 /*
@@ -692,11 +726,11 @@ pool_get(struct pool *p, struct exchange *ex, uint32_t reqid, int fresh)
 		proxy_origin_ready(ex, NULL, ECONNREFUSED, "origin-down");
 		return (0);
 	}
-	if (!fresh && (oc = TAILQ_FIRST(&p->idle)) != NULL) {
-		pool_idle_take(oc, ex);
-		proxy_origin_ready(ex, oc, 0, NULL);
-		return (0);
-	}
+	while (!fresh && (oc = TAILQ_FIRST(&p->idle)) != NULL)
+		if (pool_idle_take(oc, ex) == 0) {
+			proxy_origin_ready(ex, oc, 0, NULL);
+			return (0);
+		}
 	if ((pc = calloc(1, sizeof(*pc))) == NULL) {
 		proxy_origin_ready(ex, NULL, ENOMEM, "worker-error");
 		return (-1);
@@ -752,8 +786,9 @@ pool_handover_cb(evutil_socket_t fd, short events, void *arg)
 	while ((pc = TAILQ_FIRST(&p->waiting)) != NULL &&
 	    (oc = TAILQ_FIRST(&p->idle)) != NULL) {
 		ex = pc->ex;
+		if (pool_idle_take(oc, ex) == -1)
+			continue;
 		pool_connect_release(pc);
-		pool_idle_take(oc, ex);
 		proxy_origin_ready(ex, oc, 0, NULL);
 	}
 }
@@ -769,6 +804,7 @@ pool_idle_add(struct origin_conn *oc)
 	bufferevent_setcb(oc->bev, pool_idle_read, NULL, pool_idle_event, oc);
 	bufferevent_set_timeouts(oc->bev, &tv, NULL);
 	bufferevent_enable(oc->bev, EV_READ);
+	event_base_gettimeofday_cached(worker->base, &oc->idle_at);
 	TAILQ_INSERT_HEAD(&p->idle, oc, entry);
 	oc->idle = 1;
 	p->nidle++;
@@ -796,8 +832,57 @@ pool_close(struct origin_conn *oc)
 {
 	if (oc->idle)
 		pool_idle_remove(oc);
+	if (oc->resting) {
+		event_del(oc->rest);
+		close(event_get_fd(oc->rest));
+		slab_put(&pool_rest_slab, oc->rest);
+	} else
+		bufferevent_free(oc->bev);
+	slab_put(&pool_oc_slab, oc);
+}
+
+static void
+pool_rest_event(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	/* Closed, timed out or chatty while idle: it is done. */
+	pool_close(arg);
+}
+
+/*
+ * An idle connection unused for a second rests: its bufferevent and
+ * buffers go, and an event in a record of its own waits for its close
+ * or the end of timeouts.idle. The event is added before the
+ * bufferevent's goes, which leaves the epoll set as it is.
+ */
+static void
+pool_rest(struct origin_conn *oc)
+{
+	struct timeval	 now, end, tv;
+	int		 fd = bufferevent_getfd(oc->bev);
+
+	if ((oc->rest = slab_get(&pool_rest_slab)) == NULL)
+		return;
+	event_base_gettimeofday_cached(worker->base, &now);
+	end = oc->idle_at;
+	end.tv_sec += worker->conf->timeouts.idle;
+	if (timercmp(&end, &now, <))
+		timerclear(&tv);
+	else
+		timersub(&end, &now, &tv);
+	event_assign(oc->rest, worker->base, fd, EV_READ | EV_PERSIST,
+	    pool_rest_event, oc);
+	if (event_add(oc->rest, &tv) == -1 ||
+	    bufferevent_setfd(oc->bev, -1) == -1) {
+		event_del(oc->rest);
+		slab_put(&pool_rest_slab, oc->rest);
+		oc->rest = NULL;
+		return;
+	}
 	bufferevent_free(oc->bev);
-	free(oc);
+	oc->bev = NULL;
+	oc->resting = 1;
 }
 
 void
@@ -826,6 +911,17 @@ pool_purge(void)
 	struct origin_conn	*oc;
 	int			 i, n;
 
+	/* The rest_low connections at the tail were idle all along. */
+	for (i = 0; i < worker->conf->norigins; i++) {
+		p = &worker->pools[i];
+		oc = TAILQ_LAST(&p->idle, pool_idle_list);
+		for (n = p->rest_low; n > 0 && oc != NULL; n--) {
+			if (!oc->resting && oc->plain)
+				pool_rest(oc);
+			oc = TAILQ_PREV(oc, pool_idle_list, entry);
+		}
+		p->rest_low = p->nidle;
+	}
 	if (++ticks < POOL_PURGE_SECS)
 		return;
 	ticks = 0;

@@ -141,11 +141,14 @@ int	 worker_connect_via_master(uint32_t, int);
 struct origin_conn {
 	TAILQ_ENTRY(origin_conn) entry;		/* idle list */
 	struct pool		*pool;
-	struct bufferevent	*bev;
+	struct bufferevent	*bev;		/* NULL while resting */
 	struct exchange		*ex;		/* NULL when idle */
 	int			 requests;	/* served so far */
 	int			 idle;		/* on its pool's idle list */
 	int			 plain;		/* no TLS: bulk_read() */
+	int			 resting;	/* idle long: see pool_rest() */
+	struct event		*rest;		/* resting: its close, its end */
+	struct timeval		 idle_at;	/* put back idle */
 };
 
 void	 pool_init(void);

@@ -27,6 +27,8 @@ def srv(mbench):
         # closes a connection idle for 150 ms
         "idler": mbench.origin(Echo(), name="idler", idle_close=0.15),
         "burst": mbench.origin(Slow(0.5), name="burst"),
+        # closes a connection idle for 2.2 s: resting by then
+        "sleeper": mbench.origin(Echo(), name="sleeper", idle_close=2.2),
     }
     mounts = [{"mountpoint": "/%s/" % n, "origin": x.lws("/")}
               for n, x in o.items()]
@@ -105,6 +107,33 @@ def test_origin_closing_idle_connections(srv):
         time.sleep(0.25)
     assert statuses == [200] * N_LOOP
     assert len(srv.o["idler"].requests) == N_LOOP
+
+
+def test_resting_origin_connection_reused(srv):
+    """An origin connection idle for a second rests (its buffers are
+    freed); the next request still takes it."""
+    ka = srv.o["ka"]
+    before = ka.connection_count
+    assert request(srv.port, target="/ka/before").status == 200
+    time.sleep(2.5)
+    assert request(srv.port, target="/ka/after").status == 200
+    reqs = ka.wait_requests(2)
+    assert reqs[0].conn is reqs[1].conn
+    assert ka.connection_count - before <= 1
+
+
+def test_origin_closing_resting_connections(srv):
+    """An origin that closes its idle connections after they rest never
+    fails a request: each close is seen, and the next request connects
+    anew."""
+    o = srv.o["sleeper"]
+    before = o.connection_count
+    statuses = []
+    for i in range(3):
+        statuses.append(request(srv.port, target="/sleeper/s%d" % i).status)
+        time.sleep(2.8)
+    assert statuses == [200] * 3
+    assert o.connection_count - before == 3
 
 
 def test_origin_connection_close_header(srv):
@@ -200,6 +229,7 @@ def park_srv(mbench):
     d = mbench.daemon(mbench.config(
         mounts=[{"mountpoint": "/", "origin": o.lws("/")}], workers=1,
         timeouts={"idle": 3}))
+    d.origin = o
     return d
 
 
@@ -234,6 +264,23 @@ def test_parked_connection_closed_by_client(park_srv):
     assert wait_for(lambda: _idle_counts(d) == (1, 1), 5)
     c.close()
     assert wait_for(lambda: _idle_counts(d) == (0, 0), 5), _idle_counts(d)
+
+
+def test_resting_origin_connection_idle_timeout(park_srv):
+    """An idle origin connection is closed at timeouts.idle (3 s), also
+    once it rests."""
+    d = park_srv
+    o = d.origin
+    assert request(d.port, target="/rest").status == 200
+    t0 = time.monotonic()
+
+    def still_open():
+        with o.lock:
+            return sum(1 for c in o.conns if not c.closed)
+    assert still_open() == 1
+    assert wait_for(lambda: still_open() == 0, 10)
+    took = time.monotonic() - t0
+    assert 2.5 <= took <= 6, took
 
 
 def test_parked_connection_idle_timeout(park_srv):
