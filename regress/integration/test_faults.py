@@ -394,8 +394,12 @@ def test_access_log_on_full_disk(bench, how):
         if mnt is not None:
             os.unlink(os.path.join(mnt, "filler"))
             assert request(d.port, target="/room").status == 200
-            with open(path) as f:
-                assert "/room" in f.read()
+
+            def logged():
+                with open(path) as f:
+                    return "/room" in f.read()
+            # The line is written once the answer has gone out.
+            assert wait_for(logged, 3 * SCALE)
         d.stop()
     finally:
         if mnt is not None:

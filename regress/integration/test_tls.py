@@ -231,7 +231,8 @@ def test_https_origin_over_unix_socket(mbench, tls_origin):
                        stdout=subprocess.PIPE, timeout=30 * SCALE)
     assert p.stdout == b"502"
     d.wait_log(r"TLS handshake failed", 5)
-    assert any("origin-tls" in line for line in d.access_lines())
+    assert d.wait_access(lambda line: "origin-tls" in line), \
+        d.access_lines()[-3:]
     p = subprocess.run(["curl", "-s", "-w", " %{http_code}",
                         base + "/noverify/y"], stdout=subprocess.PIPE,
                        timeout=30 * SCALE)
