@@ -6,6 +6,7 @@ a timeout."""
 import hashlib
 import os
 import socket
+import ssl
 import subprocess
 import time
 
@@ -236,6 +237,18 @@ class Conn:
         data = bytes(self.buf)
         self.buf.clear()
         return data
+
+
+def tls_wrap(sock, alpn):
+    """sock over TLS to a test certificate for a.test, unverified, with
+    ALPN offering only alpn, which the server must pick."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols([alpn])
+    sock = ctx.wrap_socket(sock, server_hostname="a.test")
+    assert sock.selected_alpn_protocol() == alpn
+    return sock
 
 
 def build(method="GET", target="/", host="a.test", headers=(), body=None,

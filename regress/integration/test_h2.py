@@ -7,7 +7,6 @@ cancellation, and abuse limits."""
 import hashlib
 import json
 import socket
-import ssl
 import subprocess
 import time
 
@@ -18,6 +17,7 @@ import h2.events
 import h2.settings
 import pytest
 
+from client import tls_wrap
 from conftest import SANITIZE, SCALE, wait_for
 from origins import Chunked, Echo, Fixed, Never, Stream, gen_blocks
 
@@ -30,12 +30,7 @@ class H2:
         self.sock = socket.create_connection(("127.0.0.1", port),
                                              timeout=10 * SCALE)
         if tls:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-            ctx.set_alpn_protocols(["h2"])
-            self.sock = ctx.wrap_socket(self.sock, server_hostname="a.test")
-            assert self.sock.selected_alpn_protocol() == "h2"
+            self.sock = tls_wrap(self.sock, "h2")
         cfg = h2.config.H2Configuration(
             client_side=True, header_encoding=None,
             validate_outbound_headers=validate,

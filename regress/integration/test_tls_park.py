@@ -5,12 +5,11 @@ closed at timeouts.idle, when the client says close_notify, and when
 the worker stops."""
 
 import json
-import ssl
 import time
 
 import pytest
 
-from client import Conn, build
+from client import Conn, build, tls_wrap
 from conftest import SCALE, wait_for
 from origins import Echo
 from test_tls import make_cert
@@ -27,14 +26,9 @@ def srv(mbench):
     return mbench.daemon(conf)
 
 
-def tls_conn(d, port=None):
-    c = Conn(port or d.port, timeout=10 * SCALE)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    ctx.set_alpn_protocols(["http/1.1"])
-    c.sock = ctx.wrap_socket(c.sock, server_hostname="a.test")
-    assert c.sock.selected_alpn_protocol() == "http/1.1"
+def tls_conn(d):
+    c = Conn(d.port, timeout=10 * SCALE)
+    c.sock = tls_wrap(c.sock, "http/1.1")
     return c
 
 
