@@ -257,6 +257,8 @@ h2_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
 	evtimer_del(s->c->timer);
 	s->c->parking = 0;
 	s->park_wanted = 0;
+	if (h2_table_back(s) == -1)
+		return (NGHTTP2_ERR_CALLBACK_FAILURE);
 	return (0);
 }
 

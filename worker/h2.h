@@ -102,6 +102,7 @@ void	 h2_idle_timer(struct h2_session *);
 int	 h2_awake(struct h2_session *);
 void	 h2_park_timer(struct client *);
 void	 h2_park_maybe(struct client *);
+int	 h2_table_back(struct h2_session *);
 
 #endif /* UXRP_H2_H */
 

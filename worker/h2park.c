@@ -294,7 +294,6 @@ h2_discard(struct h2_session *s)
 static int
 h2_replay(struct h2_session *s, const struct h2_nap *nap)
 {
-	nghttp2_settings_entry	 iv;
 	uint8_t			 past[3 * H2_FRAME_HD +
 				    6 * (H2_NAP_NSET + 1) + 4 +
 				    H2_FRAME_HD + 3];
@@ -334,12 +333,27 @@ h2_replay(struct h2_session *s, const struct h2_nap *nap)
 	s->send_debt = nap->window < H2_DEFAULT_WINDOW ?
 	    H2_DEFAULT_WINDOW - nap->window : 0;
 	s->idle_end = nap->idle_end;
-	if (nap->shrunk) {
-		iv.settings_id = NGHTTP2_SETTINGS_HEADER_TABLE_SIZE;
-		iv.value = H2_DEFAULT_TABLE;
-		if (h2_submit_settings(s, &iv, 1) == -1)
-			return (-1);
-	}
+	s->shrunk = nap->shrunk;
+	return (h2_table_back(s));
+}
+
+/*
+ * A client told its HPACK table was gone is back before its connection
+ * parked, or has just woken it: it gets the table again, or every later
+ * header block would go uncompressed. Returns -1 on failure.
+ */
+int
+h2_table_back(struct h2_session *s)
+{
+	nghttp2_settings_entry	 iv;
+
+	if (!s->shrunk)
+		return (0);
+	iv.settings_id = NGHTTP2_SETTINGS_HEADER_TABLE_SIZE;
+	iv.value = H2_DEFAULT_TABLE;
+	if (h2_submit_settings(s, &iv, 1) == -1)
+		return (-1);
+	s->shrunk = 0;
 	return (0);
 }
 

@@ -132,6 +132,41 @@ def test_parks_and_wakes_keeping_hpack(pd):
     assert wait_for(lambda: counts(d) == (0, 0), 5 * SCALE), counts(d)
 
 
+def test_table_back_when_client_returns_before_parking(pd):
+    """A client that acknowledges the empty table together with a new
+    request never parks: it gets its table back all the same."""
+    d = pd
+    c = client(d)
+    hdrs = [("x-same", "a value worth indexing")]
+    try:
+        get(c, "/100", hdrs)
+        end = time.monotonic() + 5 * SCALE
+        while c.conn.remote_settings.header_table_size != 0:
+            assert time.monotonic() < end and not c.closed
+            c.sock.settimeout(0.2)
+            try:
+                data = c.sock.recv(65536)
+            except socket.timeout:
+                continue
+            assert data
+            c.conn.receive_data(data)
+        # the SETTINGS ACK and the request leave in one write
+        sid = c.conn.get_next_available_stream_id()
+        c.conn.send_headers(sid, [(":method", "GET"), (":scheme", "http"),
+                                  (":authority", "a.test"),
+                                  (":path", "/101")] + hdrs,
+                            end_stream=True)
+        c.flush()
+        st = c.done(sid)
+        assert st["ended"] and st["data"] == b"x" * 101
+        assert c.wait(lambda: c.conn.remote_settings.header_table_size
+                      == 4096, 5)
+        get(c, "/102", hdrs)
+        assert c.goaway is None and not c.closed
+    finally:
+        c.close()
+
+
 def test_window_below_default_is_kept(pd):
     """A client that left the connection window short of 65535 bytes is
     sent no more than the window it has after waking (the client library
