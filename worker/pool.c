@@ -99,6 +99,7 @@ static void	pool_idle_add(struct origin_conn *);
 static void	pool_connect_free(struct pool_connect *);
 static int	pool_idle_take(struct origin_conn *, struct exchange *);
 static struct bufferevent *pool_bev_new(int);
+static struct bufferevent *pool_bev_sized(struct bufferevent *);
 
 /* Apart from malloc's heap: see slab.c. */
 static struct slab	pool_oc_slab = { sizeof(struct origin_conn), { NULL }, 0 };
@@ -304,8 +305,9 @@ pool_conn_new(struct pool *p, int fd)
 			slab_put(&pool_oc_slab, oc);
 			return (NULL);
 		}
-		oc->bev = bufferevent_openssl_socket_new(worker->base, fd, ssl,
-		    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+		oc->bev = pool_bev_sized(bufferevent_openssl_socket_new(
+		    worker->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
+		    BEV_OPT_CLOSE_ON_FREE));
 		if (oc->bev == NULL)
 			SSL_free(ssl);
 	} else {
@@ -316,16 +318,25 @@ pool_conn_new(struct pool *p, int fd)
 		slab_put(&pool_oc_slab, oc);
 		return (NULL);
 	}
-	bufferevent_set_max_single_write(oc->bev, PROXY_HIGH_WATER);
-	bufferevent_set_max_single_read(oc->bev, PROXY_HIGH_WATER);
 	return (oc);
 }
 
 static struct bufferevent *
 pool_bev_new(int fd)
 {
-	return (bufferevent_socket_new(worker->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE));
+	return (pool_bev_sized(bufferevent_socket_new(worker->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)));
+}
+
+/* Bodies move in large steps: libevent's default is 16 kB a call. */
+static struct bufferevent *
+pool_bev_sized(struct bufferevent *bev)
+{
+	if (bev != NULL) {
+		bufferevent_set_max_single_write(bev, PROXY_HIGH_WATER);
+		bufferevent_set_max_single_read(bev, PROXY_HIGH_WATER);
+	}
+	return (bev);
 }
 
 /*
@@ -694,8 +705,6 @@ pool_idle_take(struct origin_conn *oc, struct exchange *ex)
 			pool_close(oc);
 			return (-1);
 		}
-		bufferevent_set_max_single_write(oc->bev, PROXY_HIGH_WATER);
-		bufferevent_set_max_single_read(oc->bev, PROXY_HIGH_WATER);
 		event_del(oc->rest);
 		slab_put(&pool_rest_slab, oc->rest);
 		oc->rest = NULL;
