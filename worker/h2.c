@@ -1145,6 +1145,22 @@ h2_submit(struct h2_stream *st, nghttp2_nv *nva, size_t n, int body,
 	h2_kick(st->s);
 }
 
+/*
+ * v in decimal, ending at buf + size: where it starts. Of every
+ * response, without printf's cost.
+ */
+static char *
+h2_decimal(char *buf, size_t size, unsigned long long v)
+{
+	char	*p = buf + size;
+
+	do {
+		*--p = '0' + v % 10;
+		v /= 10;
+	} while (v > 0 && p > buf);
+	return (p);
+}
+
 /* Status and end-to-end fields, names in lower case, hop-by-hop gone. */
 static void
 h2_resp_head(void *arg, struct exchange *ex, const struct http_response *resp)
@@ -1153,21 +1169,22 @@ h2_resp_head(void *arg, struct exchange *ex, const struct http_response *resp)
 	static char		 lowered[ORIGIN_HEAD_MAX];
 	struct h2_stream	*st = arg;
 	nghttp2_nv		 nva[HTTP_MAX_FIELDS + 2];
-	char			 status[4];
-	char			 clen[32];
+	char			 status[3];
+	char			 clen[24];
 	const struct http_field	*f;
-	char			*lower;
+	char			*lower, *p;
 	size_t			 n = 0, j, used = 0;
 	int			 i, interim = resp->status < 200;
 
 	if (ex->tunnel) {
 		/* RFC 8441: the 101 of HTTP/1.1 is a 200 on the stream. */
 		interim = 0;
-		snprintf(status, sizeof(status), "200");
+		h2_decimal(status, 3, 200);
 		st->want_req = 1;
 		h2_kick(st->s);
 	} else
-		snprintf(status, sizeof(status), "%03d", resp->status);
+		/* Three digits: the parser took no other. */
+		h2_decimal(status, 3, resp->status);
 	h2_nv(&nva[n++], ":status", 7, status, 3);
 	for (i = 0; i < resp->nfields; i++) {
 		f = &resp->fields[i];
@@ -1185,9 +1202,9 @@ h2_resp_head(void *arg, struct exchange *ex, const struct http_response *resp)
 	}
 	if (!interim && resp->content_length >= 0 && !resp->chunked &&
 	    !resp->te_other) {
-		snprintf(clen, sizeof(clen), "%lld",
-		    (long long)resp->content_length);
-		h2_nv(&nva[n++], "content-length", 14, clen, strlen(clen));
+		p = h2_decimal(clen, sizeof(clen), resp->content_length);
+		h2_nv(&nva[n++], "content-length", 14, p,
+		    clen + sizeof(clen) - p);
 	}
 	h2_submit(st, nva, n, ex->tunnel || (!interim &&
 	    ex->resp_body != BODY_NONE), interim);
