@@ -13,7 +13,7 @@ PYTHON ?=	/usr/bin/python3
 
 PKGS =		libevent libevent_openssl openssl jansson libnghttp2
 ifeq ($(shell uname -s),Linux)
-PKGS +=		libbsd-overlay
+PKGS +=		libbsd-overlay libseccomp
 endif
 
 WARNINGS =	-Wall -Wextra -Wshadow -Wpointer-arith -Wcast-qual \

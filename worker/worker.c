@@ -171,6 +171,7 @@ worker_start(void)
 	    worker_stats_cb, NULL)) == NULL ||
 	    event_add(worker->stats_ev, &stats_interval) == -1)
 		fatalx("stats timer");
+	sandbox_init();
 	log_debug("accepting on %d listener%s", worker->conf->nlisteners,
 	    worker->conf->nlisteners == 1 ? "" : "s");
 }

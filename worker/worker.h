@@ -326,6 +326,9 @@ void	 head_status(struct evbuffer *, int, const char *, size_t);
 void	 head_request_line(struct evbuffer *, const char *, size_t,
 	    const char *, size_t);
 
+/* sandbox.c: what the worker may still do once it serves */
+void	 sandbox_init(void);
+
 /* fdslots.c: libevent's per-descriptor records, made in blocks */
 void	 fd_slots_make(int);
 void	 fd_slots_init(void);

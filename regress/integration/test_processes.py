@@ -1,6 +1,6 @@
 """Processes: titles, worker count; as root the workers run as nobody
 (all four ids, no capabilities) inside the chroot while the master
-stays root; origins outside the chroot are connected by the master,
+stays root; serving workers are under a seccomp filter; origins outside the chroot are connected by the master,
 inside it by the worker (SO_PEERCRED at the origin); a worker killed
 with SIGKILL is logged and replaced and the others keep serving;
 SIGTERM drains in-flight requests, exits 0 and removes Unix listener
@@ -80,6 +80,27 @@ def test_workers_chrooted_as_nobody(bench):
     assert os.readlink("/proc/%d/root" % d.pid) == "/"
     assert not [l for l in d.log().splitlines() if "not running as root" in l]
     assert request(d.port).status == 200
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status") or
+                    "Seccomp:" not in open("/proc/self/status").read(),
+                    reason="no seccomp in this kernel")
+def test_workers_sandboxed(bench):
+    """Serving workers run under a seccomp filter with no_new_privs set;
+    the master, which binds and opens files on reload, does not.
+    Requests still go through."""
+    o, conf = simple(bench, workers=2)
+    d = bench.daemon(conf)
+    assert request(d.port, target="/sandboxed").status == 200
+    assert o.last().target == "/sandboxed"
+    for w in d.workers():
+        st = proc_status(w)
+        assert st["NoNewPrivs"] == "1", st
+        assert st["Seccomp"] == "2", st
+        assert int(st.get("Seccomp_filters", "1")) >= 1, st
+    assert proc_status(d.pid)["Seccomp"] == "0"
+    assert not [l for l in d.log().splitlines() if "terminated" in l], \
+        d.log()
 
 
 @needs_root
