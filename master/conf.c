@@ -123,6 +123,7 @@ static void	 conf_parse_mount(struct conf_ctx *, struct vhost_conf *,
 static int	 conf_mountpoint_dup(json_t *, size_t, const char *);
 static int	 conf_parse_origin_tls(struct conf_ctx *, json_t *,
 		    const char *, struct origin_tls_conf *);
+static void	 conf_report_origin(const struct origin_conf *, FILE *);
 static int	 conf_parse_origin(struct conf_ctx *, const char *,
 		    const char *, struct mount_conf *, int *,
 		    const struct origin_tls_conf *, const struct origin_peer *);
@@ -1539,6 +1540,31 @@ conf_parse_check(struct conf_ctx *ctx, json_t *o, const char *path,
 	return (0);
 }
 
+/* For uxrpd -n: who must listen on an origin, and its TLS. */
+static void
+conf_report_origin(const struct origin_conf *o, FILE *fp)
+{
+	if (o->peer.uid_set || o->peer.gid_set) {
+		fprintf(fp, "origin %d %s: its listener must be", o->id,
+		    o->name);
+		if (o->peer.uid_set)
+			fprintf(fp, " uid %lu", (unsigned long)o->peer.uid);
+		if (o->peer.gid_set)
+			fprintf(fp, "%s gid %lu", o->peer.uid_set ? "," : "",
+			    (unsigned long)o->peer.gid);
+		fprintf(fp, "\n");
+	}
+	if (!o->tls.enabled)
+		return;
+	fprintf(fp, "origin %d %s: https", o->id, o->name);
+	if (!o->tls.verify)
+		fprintf(fp, ", certificate not verified\n");
+	else
+		fprintf(fp, ", certificate verified for %s against %s\n",
+		    o->tls.server_name, o->tls.ca[0] != '\0' ? o->tls.ca :
+		    "the system's CAs");
+}
+
 /* For uxrpd -n: how each listener and origin is reached, each vhost. */
 void
 conf_report(const struct uxrp_conf *conf, FILE *fp)
@@ -1554,12 +1580,17 @@ conf_report(const struct uxrp_conf *conf, FILE *fp)
 
 	TAILQ_FOREACH(l, &conf->listeners, entry) {
 		if (l->type == LISTENER_TCP)
-			fprintf(fp, "listen %d %s: tcp, bound by the master\n",
+			fprintf(fp, "listen %d %s: tcp, bound by the master",
 			    l->id, l->name);
 		else
 			fprintf(fp, "listen %d %s: unix socket, mode %04o, "
-			    "bound by the master\n", l->id, l->name,
+			    "bound by the master", l->id, l->name,
 			    (unsigned int)l->mode);
+		if (l->proxy_protocol)
+			fprintf(fp, ", PROXY protocol header first");
+		if (l->tls.enabled)
+			fprintf(fp, ", TLS with %s", l->tls.certificate);
+		fprintf(fp, "\n");
 	}
 	TAILQ_FOREACH(o, &conf->origins, entry) {
 		fprintf(fp, "origin %d %s: ", o->id, o->name);
@@ -1587,6 +1618,7 @@ conf_report(const struct uxrp_conf *conf, FILE *fp)
 			fprintf(fp, "tcp %s, connected by the worker\n", addr);
 			break;
 		}
+		conf_report_origin(o, fp);
 		if (o->check_interval > 0)
 			fprintf(fp, "origin %d %s: checked with GET %s every "
 			    "%ds, timeout %ds\n", o->id, o->name, o->check_path,
@@ -1622,6 +1654,9 @@ conf_report(const struct uxrp_conf *conf, FILE *fp)
 			sep = ", ";
 		}
 		fprintf(fp, "\n");
+		if (vh->tls.enabled)
+			fprintf(fp, "vhost %d: TLS with %s for its names\n",
+			    vh->id, vh->tls.certificate);
 	}
 }
 

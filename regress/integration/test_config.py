@@ -1,5 +1,5 @@
 """uxrpd -n: a valid configuration exits 0 and reports how each listener
-and origin is reached; errors exit 1 as FILE:LINE:COL: JSONPATH: message
+and origin is reached, with TLS, PROXY and origin identity settings; errors exit 1 as FILE:LINE:COL: JSONPATH: message
 (the position of the value named, or of the object that lacks a key);
 a missing origin socket is only a warning. Also: -n binds nothing, and a
 daemon started on a bad configuration exits 1."""
@@ -77,6 +77,43 @@ def test_valid_config_reports_origins(bench):
     assert len(listens) == 2, err
     vhosts = [l for l in lines if l.startswith("vhost ")]
     assert len(vhosts) == 1 and "a.test" in vhosts[0], err
+
+
+def test_report_tls_proxy_and_identity(bench):
+    """-n also says which listeners take a PROXY header or TLS (with
+    which certificate), which vhost has its own certificate, who must
+    listen on an origin and how an https origin is verified."""
+    from test_tls import make_cert
+    crt, key = make_cert(bench.dir, "listen.test")
+    vcrt, vkey = make_cert(bench.dir, "a.test")
+    o = bench.origin(name="who")
+    t = bench.origin(name="tls")
+    conf = bench.config(mounts=[
+        {"mountpoint": "/who/", "origin": o.unix(), "origin_user": 0,
+         "origin_group": 0},
+        {"mountpoint": "/tls/", "origin": t.unix(),
+         "origin_protocol": "https",
+         "origin_tls": {"ca": crt, "server_name": "origin.test"}},
+        {"mountpoint": "/open/", "origin": t.unix(),
+         "origin_protocol": "https", "origin_tls": {"verify": False}}])
+    conf["listen"][0]["tls"] = {"certificate": crt, "key": key}
+    conf["listen"][0]["proxy_protocol"] = True
+    conf["vhosts"][0]["tls"] = {"certificate": vcrt, "key": vkey}
+    status, err = bench.check(json.dumps(conf, indent=2))
+    assert status == 0, err
+    lines = err.splitlines()
+    assert [l for l in lines if l.startswith("listen 0 ")] == [
+        "listen 0 127.0.0.1:%d: tcp, bound by the master, PROXY protocol "
+        "header first, TLS with %s" % (conf["listen"][0]["port"], crt)], err
+    assert "vhost 0: TLS with %s for its names" % vcrt in lines, err
+    who = [l for l in lines if l.startswith("origin 0 ")]
+    assert who[1:] == ["origin 0 %s: its listener must be uid 0, gid 0"
+                       % o.unix()], err
+    tls = [l for l in lines if "https" in l]
+    assert tls == [
+        "origin 1 %s: https, certificate verified for origin.test "
+        "against %s" % (t.unix(), crt),
+        "origin 2 %s: https, certificate not verified" % t.unix()], err
 
 
 def test_missing_socket_is_a_warning(bench):

@@ -531,6 +531,7 @@ t_privileged(void **state)
 	    "origin 2 unix:%s.x/c.sock: unix socket %s.x/c.sock,"
 	    " connected by the master (outside chroot %s/)\n"
 	    "origin 3 @name: abstract socket @name, connected by the worker\n"
+	    "origin 3 @name: its listener must be uid 0\n"
 	    "origin 4 127.0.0.1:9000: tcp 127.0.0.1:9000,"
 	    " connected by the worker\n"
 	    "vhost 0 (no names, default): /a/ -> origin 0 /,"
