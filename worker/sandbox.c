@@ -80,6 +80,19 @@ static const int sandbox_families[] = { AF_UNIX, AF_INET, AF_INET6 };
 #define SANDBOX_DEFAULT	SCMP_ACT_KILL_PROCESS
 #endif
 
+/* Argument arg equal to v; whole, where SCMP_A0() leaves fields out. */
+static struct scmp_arg_cmp
+sandbox_eq(unsigned int arg, scmp_datum_t v)
+{
+	struct scmp_arg_cmp	 cmp;
+
+	memset(&cmp, 0, sizeof(cmp));
+	cmp.arg = arg;
+	cmp.op = SCMP_CMP_EQ;
+	cmp.datum_a = v;
+	return (cmp);
+}
+
 static int
 sandbox_rules(scmp_filter_ctx ctx)
 {
@@ -96,17 +109,17 @@ sandbox_rules(scmp_filter_ctx ctx)
 	 */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-		    SCMP_A1(SCMP_CMP_EQ, FIONREAD));
+		    sandbox_eq(1, FIONREAD));
 	if (r == 0)
 		r = seccomp_syscall_priority(ctx, SCMP_SYS(ioctl), 255);
 	/* Origins and syslog: no other kind of socket. */
 	for (i = 0; i < NELEM(sandbox_families) && r == 0; i++)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-		    SCMP_A0(SCMP_CMP_EQ, sandbox_families[i]));
+		    sandbox_eq(0, sandbox_families[i]));
 	/* abort(3) signals its own process, and no other. */
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-		    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+		    sandbox_eq(0, getpid()));
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES),
 		    SCMP_SYS(openat), 0);
