@@ -388,7 +388,6 @@ h2_awake(struct h2_session *s)
 	worker_nasleep--;
 	s->settings_unacked = 0;
 	s->got_settings = 0;
-	s->shrunk = 0;
 	s->send_debt = 0;
 	s->debt_held = 0;
 	r = h2_ng_new(s, 1) == -1 || h2_replay(s, nap) == -1 ? -1 : 0;
